@@ -1,0 +1,49 @@
+"""The `policybot` command. Thin: each submodule parses its options, calls the core, prints the result.
+
+Submodules register their commands on the one Typer app; domain errors become one-line messages here, never
+tracebacks (``--debug`` shows them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from bot.cli import corpus as _corpus
+from bot.cli import index as _index
+from bot.cli._common import console, fail
+from bot.errors import PolicybotError
+from index.errors import IndexPackageError
+
+__all__ = ["app", "main"]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+app = typer.Typer(
+    name="policybot",
+    help="Answers staff questions from the organisation's policies, with verbatim citations; takes private reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _module in (_index, _corpus):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except (PolicybotError, IndexPackageError) as exc:
+        if debug:
+            console.print_exception()
+        fail(str(exc))

@@ -1,0 +1,1 @@
+"""Documents -> passages -> embeddings -> hybrid search. Never imports the bot package."""

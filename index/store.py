@@ -1,0 +1,298 @@
+"""The built index on disk: FAISS (dense) + bm25s (lexical) over passages and sentences, with a manifest.
+
+Layout under ``var/index/``::
+
+    CURRENT                  name of the build that serves (replaced atomically)
+    <build>/manifest.json    model, dim, corpus sha256, passage and unit counts, built_at, format
+    <build>/passages.json    passages and their sentences (the text quoted in answers)
+    <build>/units.faiss      sentence vectors     <build>/passages.faiss   passage vectors
+    <build>/bm25_units/      lexical index (bm25s)
+
+A build is written into a fresh directory and only then named in CURRENT, so a failed or concurrent build never
+disturbs the index that serves. ``open_index`` rebuilds when the corpus or the model changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+
+from index.chunk import Passage, Unit, chunk_document
+from index.corpus import Corpus, load_corpus
+from index.embed import Embedder, Vectors
+from index.errors import IndexCorrupt, IndexMissing
+from index.tokens import tokenize
+
+__all__ = ["FORMAT", "BuiltIndex", "Manifest", "build_index", "load_index", "open_index"]
+
+FORMAT = 3
+KEEP_BUILDS = 2
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    model: str
+    dim: int
+    corpus_sha256: str
+    passage_count: int
+    unit_count: int
+    built_at: str
+    build_seconds: float
+    format: int = FORMAT
+    truncated_passages: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["truncated_passages"] = list(self.truncated_passages)
+        return data
+
+
+@dataclass
+class BuiltIndex:
+    """Everything search needs, in memory: read-only after load, shared by all requests."""
+
+    manifest: Manifest
+    corpus: Corpus
+    passages: tuple[Passage, ...]
+    units: tuple[Unit, ...]
+    unit_vectors: faiss.Index
+    passage_vectors: faiss.Index
+    bm25: bm25s.BM25
+    path: Path
+
+    def passage(self, passage_id: str) -> Passage:
+        return self._by_id[passage_id]
+
+    def __post_init__(self) -> None:
+        self._by_id = {p.id: p for p in self.passages}
+
+
+def build_index(
+    corpus: Corpus, embedder: Embedder, index_dir: Path, *, progress: Progress | None = None
+) -> BuiltIndex:
+    """Chunk, embed and index the corpus into a new build directory, then make it current."""
+    started = time.perf_counter()
+    passages = [p for doc in corpus.documents for p in chunk_document(doc)]
+    units = [u for p in passages for u in p.units]
+    titles = {p.id: p.heading_path[-1] for p in passages}
+    unit_texts = [_unit_embed_text(u, titles[u.passage_id]) for u in units]
+    passage_texts = [p.embed_text for p in passages]
+    total = len(unit_texts) + len(passage_texts)
+    vectors = _encode_with_progress(embedder, unit_texts + passage_texts, progress, total)
+    unit_vecs, passage_vecs = vectors[: len(units)], vectors[len(units) :]
+    truncated = tuple(p.id for p in passages if embedder.count_tokens(p.embed_text) > embedder.max_tokens)
+
+    bm25 = bm25s.BM25(k1=1.2, b=0.75)
+    bm25.index(
+        [tokenize(_unit_lexical_text(u, titles[u.passage_id])) for u in units], show_progress=False
+    )
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{corpus.sha256[:8]}"
+    tmp = index_dir / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    manifest = Manifest(
+        model=embedder.name,
+        dim=embedder.dim,
+        corpus_sha256=corpus.sha256,
+        passage_count=len(passages),
+        unit_count=len(units),
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 3),
+        truncated_passages=truncated,
+    )
+    unit_index, passage_index = _flat(unit_vecs), _flat(passage_vecs)
+    faiss.write_index(unit_index, str(tmp / "units.faiss"))
+    faiss.write_index(passage_index, str(tmp / "passages.faiss"))
+    bm25.save(str(tmp / "bm25_units"))
+    (tmp / "passages.json").write_text(
+        json.dumps([_passage_json(p) for p in passages], ensure_ascii=False), encoding="utf-8"
+    )
+    (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
+    final = index_dir / name
+    os.replace(tmp, final)
+    _set_current(index_dir, name)
+    _prune(index_dir, keep=name)
+    return BuiltIndex(
+        manifest=manifest,
+        corpus=corpus,
+        passages=tuple(passages),
+        units=tuple(units),
+        unit_vectors=unit_index,
+        passage_vectors=passage_index,
+        bm25=bm25,
+        path=final,
+    )
+
+
+def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
+    """Load the current build. Raises IndexMissing (never built) or IndexCorrupt (unreadable, inconsistent)."""
+    current = index_dir / "CURRENT"
+    if not current.is_file():
+        raise IndexMissing(f"no index in {index_dir}; run `policybot index build`")
+    path = index_dir / current.read_text(encoding="utf-8").strip()
+    try:
+        raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        raw["truncated_passages"] = tuple(raw.get("truncated_passages", ()))
+        manifest = Manifest(**raw)
+        passages = tuple(_passage_from_json(p) for p in json.loads((path / "passages.json").read_text("utf-8")))
+        unit_index = faiss.read_index(str(path / "units.faiss"))
+        passage_index = faiss.read_index(str(path / "passages.faiss"))
+        bm25 = bm25s.BM25.load(str(path / "bm25_units"))
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise IndexCorrupt(f"index at {path} cannot be read ({type(exc).__name__}); run `policybot index build`") from exc
+    units = tuple(u for p in passages for u in p.units)
+    consistent = (
+        manifest.format == FORMAT
+        and len(passages) == manifest.passage_count == passage_index.ntotal
+        and len(units) == manifest.unit_count == unit_index.ntotal
+        and unit_index.d == manifest.dim
+    )
+    if not consistent:
+        raise IndexCorrupt(f"index at {path} disagrees with its manifest; run `policybot index build`")
+    return BuiltIndex(
+        manifest=manifest,
+        corpus=corpus,
+        passages=passages,
+        units=units,
+        unit_vectors=unit_index,
+        passage_vectors=passage_index,
+        bm25=bm25,
+        path=path,
+    )
+
+
+def open_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    *,
+    on_rebuild: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
+) -> BuiltIndex:
+    """The index for this corpus and model: loaded if current, rebuilt (and announced) if not.
+
+    A corpus that fails to load raises ``CorpusError``; callers that already serve keep their index.
+    """
+    corpus = load_corpus(corpus_dir)
+    try:
+        built = load_index(index_dir, corpus)
+    except IndexMissing:
+        reason = "no index yet"
+    except IndexCorrupt as exc:
+        reason = f"the index was unreadable ({exc})"
+    else:
+        if built.manifest.corpus_sha256 == corpus.sha256 and built.manifest.model == embedder.name:
+            return built
+        reason = "the corpus changed" if built.manifest.corpus_sha256 != corpus.sha256 else "the model changed"
+    if on_rebuild is not None:
+        on_rebuild(f"building the index ({reason})")
+    return build_index(corpus, embedder, index_dir, progress=progress)
+
+
+def current_manifest(index_dir: Path) -> Manifest | None:
+    """The serving build's manifest, or None (for `policybot index info` without loading the model)."""
+    current = index_dir / "CURRENT"
+    if not current.is_file():
+        return None
+    try:
+        raw = json.loads((index_dir / current.read_text().strip() / "manifest.json").read_text())
+        raw["truncated_passages"] = tuple(raw.get("truncated_passages", ()))
+        return Manifest(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _unit_embed_text(unit: Unit, heading: str) -> str:
+    """A sentence reads better with its lead-in and section title ("6.3 Access to social media at work...")."""
+    lead = f"{unit.context} " if unit.context else ""
+    return f"{heading}: {lead}{unit.text}"
+
+
+def _unit_lexical_text(unit: Unit, heading: str) -> str:
+    lead = f"{unit.context} " if unit.context else ""
+    return f"{heading} {lead}{unit.text}"
+
+
+def _encode_with_progress(embedder: Embedder, texts: list[str], progress: Progress | None, total: int) -> Vectors:
+    if progress is None:
+        return embedder.encode(texts)
+    chunks: list[Vectors] = []
+    step = 64
+    for start in range(0, len(texts), step):
+        chunks.append(embedder.encode(texts[start : start + step]))
+        progress("embedding", min(start + step, total), total)
+    return np.vstack(chunks) if chunks else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def _flat(vectors: Vectors) -> faiss.Index:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _set_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".CURRENT.{os.getpid()}"
+    tmp.write_text(name + "\n", encoding="utf-8")
+    os.replace(tmp, index_dir / "CURRENT")
+
+
+def _prune(index_dir: Path, *, keep: str) -> None:
+    """Keep the newest builds (a server still reading the previous one is not disturbed)."""
+    builds = sorted((p for p in index_dir.glob("build-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in builds[:-KEEP_BUILDS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _passage_json(p: Passage) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "doc_id": p.doc_id,
+        "section": p.section,
+        "section_title": p.section_title,
+        "heading_path": list(p.heading_path),
+        "text": p.text,
+        "units": [{"id": u.id, "text": u.text, "block": u.block, "context": u.context} for u in p.units],
+    }
+
+
+def _passage_from_json(d: dict[str, Any]) -> Passage:
+    units = tuple(
+        Unit(
+            id=u["id"],
+            passage_id=d["id"],
+            doc_id=d["doc_id"],
+            section=d["section"],
+            text=u["text"],
+            block=u["block"],
+            context=u["context"],
+        )
+        for u in d["units"]
+    )
+    return Passage(
+        id=d["id"],
+        doc_id=d["doc_id"],
+        section=d["section"],
+        section_title=d["section_title"],
+        heading_path=tuple(d["heading_path"]),
+        text=d["text"],
+        units=units,
+    )
