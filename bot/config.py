@@ -75,11 +75,15 @@ class Settings(BaseSettings):
     )
 
     # --- Slack ---------------------------------------------------------------------------------------------
-    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
     slack_signing_secret: SecretStr | None = Field(
         None, validation_alias=_env("SLACK_SIGNING_SECRET", "slack_signing_secret")
     )
-    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_APP_TOKEN", "slack_app_token")
+    )
     slack_api_url: str = Field(
         "https://slack.com/api/", validation_alias=_env("SLACK_API_URL", "slack_api_url")
     )

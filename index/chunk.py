@@ -52,11 +52,6 @@ class Passage:
     text: str
     units: tuple[Unit, ...]
 
-    @property
-    def embed_text(self) -> str:
-        """What the dense model reads: headings give a short passage its topic."""
-        return " > ".join(self.heading_path[1:]) + ": " + self.text
-
 
 @dataclass(frozen=True, slots=True)
 class _Block:

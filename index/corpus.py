@@ -125,7 +125,9 @@ def load_corpus(root: Path) -> Corpus:
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(root, "corpus directory not found")
-    files = sorted(p for p in root.iterdir() if p.suffix in (".md", ".txt") and not p.name.startswith(("_", ".")))
+    files = sorted(
+        p for p in root.iterdir() if p.suffix in (".md", ".txt") and not p.name.startswith(("_", "."))
+    )
     files = [p for p in files if p.name.lower() != "readme.md"]
     digest = hashlib.sha256()
     documents: list[Document] = []
@@ -164,7 +166,8 @@ def parse_markdown(raw: str, path: Path) -> Document:
     try:
         meta = yaml.safe_load("\n".join(lines[1:end])) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The context mark is where the faulty construct starts ("title: [unclosed"), which is what to fix.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise CorpusError(path, f"front matter: {problem}", line=line) from None
@@ -222,22 +225,23 @@ def _check_meta(meta: dict[str, Any], path: Path, lines: list[str], end: int) ->
 def _sections(body: list[str], *, first_line: int, path: Path) -> list[Section]:
     """Split the body at numbered headings; text before the first heading (the title) is not a section."""
     found: list[tuple[str, str, int, list[str]]] = []
-    for offset, line in enumerate(body):
-        match = _HEADING.match(line)
+    for offset, text in enumerate(body):
+        match = _HEADING.match(text)
         if match:
             number = match.group("num") or ("A" + match.group("app").upper())
             found.append((number, match.group("title").strip(), first_line + offset, []))
         elif found:
-            found[-1][3].append(line)
+            found[-1][3].append(text)
     if not found:
         # An unnumbered document is one section, so it can still be searched and cited.
-        text = "\n".join(line for line in body if not line.startswith("# ")).strip()
-        return [Section(number="1", title="", body=text, line=first_line)] if text else []
-    numbers = [f[0] for f in found]
+        whole = "\n".join(t for t in body if not t.startswith("# ")).strip()
+        return [Section(number="1", title="", body=whole, line=first_line)] if whole else []
     sections: list[Section] = []
+    seen: set[str] = set()
     for number, title, line, content in found:
-        if numbers.count(number) > 1:
+        if number in seen:
             raise CorpusError(path, f"section {number} appears more than once", line=line)
+        seen.add(number)
         parent = number.rsplit(".", 1)[0] if "." in number else None
         sections.append(
             Section(number=number, title=title, body="\n".join(content).strip(), line=line, parent=parent)
@@ -255,7 +259,9 @@ def _parse_corpus_toml(raw: str, path: Path) -> tuple[tuple[RelatedDoc, ...], tu
     for i, entry in enumerate(data.get("related", [])):
         missing = [k for k in ("id", "title", "owner") if not entry.get(k)]
         if missing:
-            raise CorpusError(path, f"[[related]] entry {i + 1} lacks {', '.join(missing)}", line=_line_of(raw, i))
+            raise CorpusError(
+                path, f"[[related]] entry {i + 1} lacks {', '.join(missing)}", line=_line_of(raw, i)
+            )
         related.append(
             RelatedDoc(
                 id=entry["id"],
@@ -266,7 +272,9 @@ def _parse_corpus_toml(raw: str, path: Path) -> tuple[tuple[RelatedDoc, ...], tu
             )
         )
     contacts = tuple(
-        Contact(name=c["name"], role=c.get("role", ""), how=c.get("how", ""), topics=tuple(c.get("topics", ())))
+        Contact(
+            name=c["name"], role=c.get("role", ""), how=c.get("how", ""), topics=tuple(c.get("topics", ()))
+        )
         for c in data.get("contacts", [])
     )
     return tuple(related), contacts

@@ -67,7 +67,10 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._lock = threading.Lock()
         self._model: SentenceTransformer = _load(target, device)
-        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        getter = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dim = getter()
         if dim is None:
             raise ValueError(f"model {model!r} does not report an embedding dimension")
@@ -83,7 +86,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
+        return int(self._model.max_seq_length or 256)
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -109,8 +112,8 @@ def _load(target: str, device: str) -> SentenceTransformer:
 
     import transformers
 
-    transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    transformers.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     from sentence_transformers import SentenceTransformer
 

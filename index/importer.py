@@ -199,7 +199,9 @@ def _heading(line: str) -> tuple[str, str] | None:
     return None
 
 
-def _split_sections(lines: list[str], report: ImportReport) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+def _split_sections(
+    lines: list[str], report: ImportReport
+) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
     preamble: list[str] = []
     sections: list[tuple[str, str, list[str]]] = []
     for line in lines:

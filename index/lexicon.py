@@ -94,6 +94,42 @@ _CONCEPTS: tuple[tuple[str, str], ...] = (
      "applies to contractors agency workers volunteers elected members"),
     (r"\b(fake (account|profile)|impersonat\w*|pretending to be me)\b", "abuse report mechanisms site"),
     (r"\b(screenshot\w*|evidence|proof)\b", "copied redistributed"),
+    (r"\b(why (does|do|would|should|is) (the )?(council|school|employer|they|work|it)|point of (this|the) policy|"
+     r"purpose|reasoning|what is (this|the) policy for|why (have|do) we (have|need))\b",
+     "purpose of this policy risks reputation confidential information legal obligations"),
+    (r"\b(does (it|this|the policy) (cover|apply)|appl(y|ies) to|cover(s|ed)? (me|us|what)|day off|weekends?|"
+     r"holidays?|outside (of )?work|out of (work|hours)|after work|at home|own time|in my own time)\b",
+     "applies to personal purposes whether during office hours or otherwise equipment belonging to staff "
+     "actions outside of their work"),
+    (r"\b(school|class|nursery|centre|council|department|team|library|service|official|work)('s)? "
+     r"(insta\w*|facebook|twitter|tiktok|page|account|channel|blog|group)\b|\bon behalf of\b|\bset up a page\b",
+     "work purposes representing the Council social media activities Social Media Protocols"),
+    (r"\b(journalist|press|newspaper|local paper|reporter|media (enquir\w*|request\w*)|bbc|tv|radio)\b",
+     "Media Contact policy"),
+    (r"\b(public disclosure|protected disclosure|whistle[- ]?blow\w*)\b", "Confidential Reporting Code"),
+    (r"\b(what happens|complain(t|ts|ed|s)? about (me|my|something)|someone complains|get reported|"
+     r"reported me|formal complaint)\b",
+     "complaints allegations misuse misconduct investigated disciplinary"),
+    (r"\b((disciplinary|grievance) (procedure|policy|process)|separate (procedure|policy)|which polic(y|ies)|"
+     r"other polic(y|ies)|what polic(y|ies))\b",
+     "works alongside other policies and procedures Disciplinary Procedure"),
+    (r"\b(ict|it policy|acceptable use|internet (and|&) email|work (pc|computer|laptop|email))\b",
+     "Acceptable Use of ICT policy Internet and Email Acceptable Use Procedure"),
+    (r"\b(anonymous\w*|anon|no names?|not nam\w*|don'?t name|without naming|pseudonym|different name|"
+     r"nickname|fake name)\b", "anonymised identifiable"),
+    (r"\b(vent\w*|moan\w*|rant\w*|about (my|our) (day|job|work|school|boss|manager|class)|feral)\b",
+     "discuss work-related issues online complaints management"),
+    (r"\b(support|back me up|entitled|what can (the )?(school|council|my manager) do|stand by me)\b",
+     "support employees subject of abuse report to manager"),
+    (r"\b(as a (line )?manager|i manage|my team|one of my (staff|team)|my staff|team leader|as (the )?head)\b",
+     "managers responsibility take prompt action ensure staff aware"),
+    (r"\b(youtube|spotify|netflix|podcasts?|music)\b", "video-sharing YouTube"),
+    (r"\b(onlyfans|adult content|modelling|side hustle|dating apps?|tinder|hinge|bumble|second job)\b",
+     "online activity incompatible with the position they hold"),
+    (r"\b(residents?|patients?|service users?|looked after|young (person|people)|care leavers?|names on)\b",
+     "service users confidential information"),
+    (r"\b(bio|profile|about me|job title|where i work|my employer|workplace)\b",
+     "profile occupation employer work location identifiable"),
 )  # fmt: skip
 _CONCEPT_PATTERNS = tuple((re.compile(p, re.IGNORECASE), terms) for p, terms in _CONCEPTS)
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'.]*|\S")

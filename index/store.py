@@ -6,7 +6,7 @@ Layout under ``var/index/``::
     <build>/manifest.json    model, dim, corpus sha256, passage and unit counts, built_at, format
     <build>/passages.json    passages and their sentences (the text quoted in answers)
     <build>/units.faiss      sentence vectors     <build>/passages.faiss   passage vectors
-    <build>/bm25_units/      lexical index (bm25s)
+    <build>/bm25_units/      lexical index of sentences     <build>/bm25_sections/   of whole sections (bm25s)
 
 A build is written into a fresh directory and only then named in CURRENT, so a failed or concurrent build never
 disturbs the index that serves. ``open_index`` rebuilds when the corpus or the model changed.
@@ -36,7 +36,7 @@ from index.tokens import tokenize
 
 __all__ = ["FORMAT", "BuiltIndex", "Manifest", "build_index", "load_index", "open_index"]
 
-FORMAT = 3
+FORMAT = 4
 KEEP_BUILDS = 2
 Progress = Callable[[str, int, int], None]
 
@@ -70,6 +70,7 @@ class BuiltIndex:
     unit_vectors: faiss.Index
     passage_vectors: faiss.Index
     bm25: bm25s.BM25
+    bm25_sections: bm25s.BM25
     path: Path
 
     def passage(self, passage_id: str) -> Passage:
@@ -77,6 +78,8 @@ class BuiltIndex:
 
     def __post_init__(self) -> None:
         self._by_id = {p.id: p for p in self.passages}
+        #: (doc id, section) in document order: the documents of the section-level lexical index.
+        self.sections: tuple[tuple[str, str], ...] = section_keys(self.passages)
 
 
 def build_index(
@@ -87,17 +90,17 @@ def build_index(
     passages = [p for doc in corpus.documents for p in chunk_document(doc)]
     units = [u for p in passages for u in p.units]
     titles = {p.id: p.heading_path[-1] for p in passages}
-    unit_texts = [_unit_embed_text(u, titles[u.passage_id]) for u in units]
-    passage_texts = [p.embed_text for p in passages]
+    unit_texts = [u.text for u in units]
+    passage_texts = [p.text for p in passages]
     total = len(unit_texts) + len(passage_texts)
     vectors = _encode_with_progress(embedder, unit_texts + passage_texts, progress, total)
     unit_vecs, passage_vecs = vectors[: len(units)], vectors[len(units) :]
-    truncated = tuple(p.id for p in passages if embedder.count_tokens(p.embed_text) > embedder.max_tokens)
+    truncated = tuple(p.id for p in passages if embedder.count_tokens(p.text) > embedder.max_tokens)
 
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
-    bm25.index(
-        [tokenize(_unit_lexical_text(u, titles[u.passage_id])) for u in units], show_progress=False
-    )
+    bm25.index([tokenize(_unit_lexical_text(u, titles[u.passage_id])) for u in units], show_progress=False)
+    bm25_sections = bm25s.BM25(k1=1.2, b=0.75)
+    bm25_sections.index([tokenize(text) for text in _section_texts(passages)], show_progress=False)
 
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"build-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{corpus.sha256[:8]}"
@@ -118,6 +121,7 @@ def build_index(
     faiss.write_index(unit_index, str(tmp / "units.faiss"))
     faiss.write_index(passage_index, str(tmp / "passages.faiss"))
     bm25.save(str(tmp / "bm25_units"))
+    bm25_sections.save(str(tmp / "bm25_sections"))
     (tmp / "passages.json").write_text(
         json.dumps([_passage_json(p) for p in passages], ensure_ascii=False), encoding="utf-8"
     )
@@ -134,6 +138,7 @@ def build_index(
         unit_vectors=unit_index,
         passage_vectors=passage_index,
         bm25=bm25,
+        bm25_sections=bm25_sections,
         path=final,
     )
 
@@ -148,12 +153,17 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         raw["truncated_passages"] = tuple(raw.get("truncated_passages", ()))
         manifest = Manifest(**raw)
-        passages = tuple(_passage_from_json(p) for p in json.loads((path / "passages.json").read_text("utf-8")))
+        passages = tuple(
+            _passage_from_json(p) for p in json.loads((path / "passages.json").read_text("utf-8"))
+        )
         unit_index = faiss.read_index(str(path / "units.faiss"))
         passage_index = faiss.read_index(str(path / "passages.faiss"))
         bm25 = bm25s.BM25.load(str(path / "bm25_units"))
+        bm25_sections = bm25s.BM25.load(str(path / "bm25_sections"))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
-        raise IndexCorrupt(f"index at {path} cannot be read ({type(exc).__name__}); run `policybot index build`") from exc
+        raise IndexCorrupt(
+            f"index at {path} cannot be read ({type(exc).__name__}); run `policybot index build`"
+        ) from exc
     units = tuple(u for p in passages for u in p.units)
     consistent = (
         manifest.format == FORMAT
@@ -171,6 +181,7 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         unit_vectors=unit_index,
         passage_vectors=passage_index,
         bm25=bm25,
+        bm25_sections=bm25_sections,
         path=path,
     )
 
@@ -197,7 +208,9 @@ def open_index(
     else:
         if built.manifest.corpus_sha256 == corpus.sha256 and built.manifest.model == embedder.name:
             return built
-        reason = "the corpus changed" if built.manifest.corpus_sha256 != corpus.sha256 else "the model changed"
+        reason = (
+            "the corpus changed" if built.manifest.corpus_sha256 != corpus.sha256 else "the model changed"
+        )
     if on_rebuild is not None:
         on_rebuild(f"building the index ({reason})")
     return build_index(corpus, embedder, index_dir, progress=progress)
@@ -219,10 +232,16 @@ def current_manifest(index_dir: Path) -> Manifest | None:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def _unit_embed_text(unit: Unit, heading: str) -> str:
-    """A sentence reads better with its lead-in and section title ("6.3 Access to social media at work...")."""
-    lead = f"{unit.context} " if unit.context else ""
-    return f"{heading}: {lead}{unit.text}"
+def section_keys(passages: tuple[Passage, ...] | list[Passage]) -> tuple[tuple[str, str], ...]:
+    return tuple(dict.fromkeys((p.doc_id, p.section) for p in passages))
+
+
+def _section_texts(passages: list[Passage]) -> list[str]:
+    """Each section as one lexical document: its title and all its sentences."""
+    texts: dict[tuple[str, str], list[str]] = {}
+    for p in passages:
+        texts.setdefault((p.doc_id, p.section), [p.section_title]).append(p.text)
+    return [" ".join(parts) for parts in texts.values()]
 
 
 def _unit_lexical_text(unit: Unit, heading: str) -> str:
@@ -230,7 +249,9 @@ def _unit_lexical_text(unit: Unit, heading: str) -> str:
     return f"{heading} {lead}{unit.text}"
 
 
-def _encode_with_progress(embedder: Embedder, texts: list[str], progress: Progress | None, total: int) -> Vectors:
+def _encode_with_progress(
+    embedder: Embedder, texts: list[str], progress: Progress | None, total: int
+) -> Vectors:
     if progress is None:
         return embedder.encode(texts)
     chunks: list[Vectors] = []

@@ -12,7 +12,9 @@ import sys
 
 import typer
 
+from bot.cli import ask as _ask
 from bot.cli import corpus as _corpus
+from bot.cli import evaluate as _evaluate
 from bot.cli import index as _index
 from bot.cli._common import console, fail
 from bot.errors import PolicybotError
@@ -31,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_index, _corpus):
+for _module in (_ask, _evaluate, _index, _corpus):
     _module.register(app)
 
 
@@ -40,7 +42,9 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         app()
     except (PolicybotError, IndexPackageError) as exc:

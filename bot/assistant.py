@@ -1,0 +1,285 @@
+"""The channel-agnostic core: ``Assistant.handle(Message) -> Reply``.
+
+It decides what a message is (question, report, urgent safeguarding, help), searches the policies, and composes a
+reply that quotes them verbatim or says honestly that they do not answer. It never files a report: it only offers
+the private report flow. It knows nothing of Slack, Teams or HTTP; the edges translate.
+
+Embedding is the expensive step, so concurrent ``handle`` calls are micro-batched: requests that arrive while a
+forward pass runs are embedded together in the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from bot.answer import AnswerPolicy, Composer, answer_probability
+from bot.batching import MicroBatcher
+from bot.config import Settings
+from bot.conversation import ConversationMemory, InMemoryConversations, resolve_follow_up
+from bot.domain import Contact, Intent, Message, Reply, ReplyKind
+from bot.intent import IntentClassifier, IntentResult, is_help
+from index.corpus import RelatedDoc
+from index.embed import Embedder, SentenceTransformerEmbedder
+from index.search import HybridSearcher, SearchResult, Weights
+from index.store import BuiltIndex, open_index
+
+__all__ = ["Assistant", "SafeguardingContact"]
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 20_000
+#: Confidence gates of the single-signal variants (their scores live on other scales than the hybrid's).
+#: Added to the fused score of the sections that hold the policy's guidance for people reporting (z-score units).
+REPORT_BOOST = 0.75
+MODE_GATES = {"dense": 0.40, "lexical": 0.45}
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingContact:
+    """Who an urgent message should go to now (from the directory)."""
+
+    name: str
+    how: str = ""
+
+
+HELP_TEXT = (
+    "I'm policybot. I answer questions about the {titles} and quote the exact wording, with the section, so you "
+    'can check it. Try: "Can I accept a friend request from a parent?" or "Am I allowed on Facebook at lunch?"\n\n'
+    "If you are being abused or harassed online, or you have a concern about a colleague or about a child's "
+    'safety, you can report it privately: use "Report a concern" and it goes only to the right person '
+    "(your manager, HR or the Designated Safeguarding Lead), never to the person it is about.\n\n"
+    "If anyone is in immediate danger, call 999."
+)
+
+
+class Assistant:
+    """Answers one message at a time (``handle``) or many at once (``answer_many``: one forward pass)."""
+
+    def __init__(
+        self,
+        *,
+        index: BuiltIndex,
+        embedder: Embedder,
+        classifier: IntentClassifier,
+        memory: ConversationMemory | None = None,
+        safeguarding: SafeguardingContact | None = None,
+        weights: Weights | None = None,
+        policy: AnswerPolicy | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.classifier = classifier
+        self.memory = memory or InMemoryConversations()
+        self.safeguarding = safeguarding or SafeguardingContact(name="the Designated Safeguarding Lead")
+        self.searcher = HybridSearcher(index, embedder, weights)
+        self.composer = Composer(index.corpus, policy)
+        self.policy = self.composer.policy
+        self._batcher: MicroBatcher[tuple[str, str], tuple[SearchResult, IntentResult]] = MicroBatcher(
+            self._analyse_batch
+        )
+        self._related = index.corpus.missing_related
+        self._report_guidance = self._guidance_sections()
+
+    # --- construction --------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        memory: ConversationMemory | None = None,
+        safeguarding: SafeguardingContact | None = None,
+        on_rebuild: Callable[[str], None] | None = None,
+    ) -> Assistant:
+        """Load the model and the index (rebuilding it if the corpus or model changed) and the classifier."""
+        embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        index = open_index(settings.corpus_dir, settings.index_dir, embedder, on_rebuild=on_rebuild)
+        classifier = IntentClassifier.load_or_train(settings.index_dir / "intent", embedder)
+        return cls(
+            index=index, embedder=embedder, classifier=classifier, memory=memory, safeguarding=safeguarding
+        )
+
+    def variant(self, mode: str) -> Assistant:
+        """The same assistant searching with one signal only ("dense" or "lexical"), for evaluation."""
+        weights = replace(self.searcher.weights, mode=mode)
+        policy = self.policy
+        return Assistant(
+            index=self.index,
+            embedder=self.embedder,
+            classifier=self.classifier,
+            memory=self.memory,
+            safeguarding=self.safeguarding,
+            weights=weights,
+            policy=policy,
+        )
+
+    # --- entry points ----------------------------------------------------------------------------------------
+
+    async def handle(self, message: Message) -> Reply:
+        """Answer one message; concurrent calls share forward passes. CPU work runs off the event loop."""
+        text = _clean(message.text)
+        context = await self.memory.recent(message.conversation) if message.conversation else []
+        query = resolve_follow_up(text, context)
+        started = time.perf_counter()
+        result, intent = await self._batcher.submit((text, query))
+        reply = self._compose(message, text, query, result, intent)
+        if (
+            message.conversation
+            and reply.kind in (ReplyKind.ANSWER, ReplyKind.NO_ANSWER)
+            and not _private(intent)
+        ):
+            await self.memory.remember(message.conversation, query)
+        log.debug(
+            "answered kind=%s intent=%s in %.1f ms",
+            reply.kind,
+            reply.intent,
+            1e3 * (time.perf_counter() - started),
+        )
+        return reply
+
+    def answer(self, text: str) -> Reply:
+        """Synchronous single answer without conversation context (CLI, evaluation, benchmarks)."""
+        return self.answer_many([text])[0]
+
+    def answer_many(self, texts: Sequence[str]) -> list[Reply]:
+        """Answer many messages with one batched forward pass."""
+        cleaned = [_clean(t) for t in texts]
+        analysed = self._analyse_batch([(t, t) for t in cleaned])
+        return [
+            self._compose(Message(text=t), t, t, result, intent)
+            for t, (result, intent) in zip(cleaned, analysed, strict=True)
+        ]
+
+    # --- pipeline --------------------------------------------------------------------------------------------
+
+    def _analyse_batch(self, items: Sequence[tuple[str, str]]) -> list[tuple[SearchResult, IntentResult]]:
+        """Embed every query's segments in one pass; search and classify each."""
+        plans = [self.searcher.plan(query) for _, query in items]
+        # The classifier reads the message as written (not expanded): one more text per message, same pass.
+        flat = [t for (text, _), plan in zip(items, plans, strict=True) for t in (*plan.texts, text)]
+        vectors = self.embedder.encode(flat)
+        out: list[tuple[SearchResult, IntentResult]] = []
+        start = 0
+        for (text, query), plan in zip(items, plans, strict=True):
+            n = len(plan.texts)
+            vecs = vectors[start : start + n]
+            message_vector = vectors[start + n]
+            start += n + 1
+            result = self.searcher.search(query, vectors=vecs, k=8)
+            intent = self.classifier.classify(text, message_vector)
+            out.append((result, intent))
+        return out
+
+    def _compose(
+        self, message: Message, text: str, query: str, result: SearchResult, intent: IntentResult
+    ) -> Reply:
+        reply_id = uuid.uuid4().hex
+        resolved = query if query != text else None
+        if intent.intent is Intent.HELP or is_help(text):
+            reply = self._help(text)
+        elif intent.intent in (Intent.REPORT, Intent.URGENT):
+            reply = self._report(text, result, urgent=intent.intent is Intent.URGENT)
+        else:
+            reply = self._question(text, result, intent)
+        extra = {"probabilities": intent.probabilities, "ranking": [h.section for h in result.hits]}
+        return replace(reply, id=reply_id, resolved_question=resolved, extra=extra)
+
+    def _question(self, text: str, result: SearchResult, intent: IntentResult) -> Reply:
+        confidence = self.confidence(result, intent)
+        related = self._related_mentioned(text)
+        if not _has_words(text) or intent.offtopic:
+            return replace(
+                self.composer.no_answer(text, result, confidence=confidence), intent=Intent.QUESTION
+            )
+        if related and confidence < self.policy.gate + 0.1:
+            return self.composer.related_document(text, related, result, confidence=confidence)
+        if confidence < self.policy.gate:
+            return self.composer.no_answer(text, result, confidence=confidence)
+        return self.composer.answer(text, result, confidence=confidence)
+
+    def _report(self, text: str, result: SearchResult, *, urgent: bool) -> Reply:
+        """Guidance the policy offers to someone reporting, plus the private report offer."""
+        hits = sorted(
+            result.hits,
+            key=lambda h: h.score + (REPORT_BOOST if (h.doc_id, h.section) in self._report_guidance else 0.0),
+            reverse=True,
+        )
+        boosted = replace(result, hits=tuple(hits))
+        confidence = self.confidence(result, None)
+        if urgent:
+            who = self.safeguarding
+            how = f" ({who.how})" if who.how else ""
+            lead = (
+                "If anyone is in immediate danger, call 999 now. "
+                f"Then contact {who.name}{how} straight away: do not wait for a reply here.\n\n"
+                "You can also report this privately below; it goes to the safeguarding lead, never to the "
+                "person it is about."
+            )
+        else:
+            lead = (
+                "I'm sorry this is happening. You can report it privately: it goes only to the right person "
+                "(your manager, HR or the Designated Safeguarding Lead), never to the person it is about. "
+                "Keep a record (screenshots, links, dates) before anything is deleted."
+            )
+        reply = self.composer.answer(text, boosted, confidence=confidence, lead=lead)
+        if reply.kind is not ReplyKind.ANSWER:
+            reply = replace(reply, text=lead + "\n\n" + reply.text)
+        return replace(
+            reply, suggest_report=True, urgent=urgent, intent=Intent.URGENT if urgent else Intent.REPORT
+        )
+
+    def _help(self, text: str) -> Reply:
+        titles = " and the ".join(d.title for d in self.index.corpus.documents[:3])
+        return Reply(
+            question=text,
+            kind=ReplyKind.HELP,
+            text=HELP_TEXT.format(titles=titles),
+            intent=Intent.HELP,
+            contacts=self.composer.contacts(text),
+        )
+
+    def confidence(self, result: SearchResult, intent: IntentResult | None) -> float:
+        """Calibrated probability that the policies answer this message (what the gate compares)."""
+        if not result.hits:
+            return 0.0
+        offtopic = intent.probabilities.get("offtopic", 0.0) if intent else 0.0
+        return answer_probability(result.features, offtopic, self.policy)
+
+    def _related_mentioned(self, text: str) -> list[RelatedDoc]:
+        lowered = text.lower()
+        return [r for r in self._related if any(name.lower() in lowered for name in r.names)]
+
+    def _guidance_sections(self) -> set[tuple[str, str]]:
+        """Sections holding the policy's guidance for someone being abused or worried: found by search."""
+        probe = (
+            "I am being abused or harassed online. Report it to my manager and to the site. Raise concerns."
+        )
+        found = self.searcher.search(probe, k=2)
+        return {(h.doc_id, h.section) for h in found.hits}
+
+    @property
+    def contacts(self) -> tuple[Contact, ...]:
+        return self.composer.contacts("")
+
+
+def _clean(text: str) -> str:
+    text = (text or "").replace("\x00", " ").strip()
+    return text[:MAX_MESSAGE_CHARS]
+
+
+def _has_words(text: str) -> bool:
+    """English words present: emoji-only or non-Latin text cannot be matched to the policies."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    letters = sum(ch.isalpha() for ch in text)
+    return bool(words) and sum(len(w) for w in words) >= 0.6 * max(letters, 1)
+
+
+def _private(intent: IntentResult) -> bool:
+    """Reports are never kept as conversation context."""
+    return intent.intent in (Intent.REPORT, Intent.URGENT)

@@ -1,0 +1,88 @@
+"""`policybot eval FILE...`: hit@1, hit@3, MRR, abstention and report detection, for hybrid, BM25 and dense."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from bot.cli._common import console, fail
+
+__all__ = ["register"]
+
+
+def evaluate_cmd(
+    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="JSONL: {q, kind, sections}."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON object."),
+    show_misses: bool = typer.Option(
+        False, "--misses", help="List answerable questions whose top section is wrong."
+    ),
+) -> None:
+    """Evaluate retrieval, abstention and report detection on labelled questions."""
+    from bot.cli.ask import load_assistant
+    from bot.evaluation import evaluate, load_items
+
+    try:
+        items = load_items(files)
+    except ValueError as exc:
+        fail(str(exc))
+    assistant = load_assistant()
+    texts = [i.q for i in items]
+    replies = {
+        "hybrid": assistant.answer_many(texts),
+        "bm25": assistant.variant("lexical").answer_many(texts),
+        "dense": assistant.variant("dense").answer_many(texts),
+    }
+    bodies = {d.id: d.body for d in assistant.index.corpus.documents}
+    report = evaluate(items, replies, bodies)
+    if as_json:
+        console.print_json(json.dumps(report.to_json()))
+        return
+    table = Table(title=f"{len(items)} questions ({', '.join(f.name for f in files)})")
+    for col in (
+        "mode",
+        "hit@1",
+        "hit@3",
+        "MRR",
+        "answered right@1",
+        "correct abstention",
+        "false abstention",
+    ):
+        table.add_column(col, justify="right")
+    for m in report.modes:
+        table.add_row(
+            m.mode,
+            f"{m.hit1:.3f}",
+            f"{m.hit3:.3f}",
+            f"{m.mrr:.3f}",
+            f"{m.answered_right_at_1:.3f}",
+            f"{m.correct_abstention:.3f} of {m.unanswerable}",
+            f"{m.false_abstention:.3f} of {m.answerable}",
+        )
+    console.print(table)
+    i = report.intent
+    console.print(
+        f"report detection: recall {i['report_recall']:.3f} of {int(i['reports'])} reports; "
+        f"questions flagged as reports {i['questions_flagged_as_reports']:.3f} of {int(i['questions'])}; "
+        f"off-topic flagged {i['offtopic_flagged_as_reports']:.3f}"
+    )
+    if "urgent_recall" in i:
+        console.print(
+            f"urgent safeguarding: recall {i['urgent_recall']:.3f}, false positives {i['urgent_false_positive']:.3f}"
+        )
+    console.print(
+        f"verbatim: {report.verbatim_checked} quoted sentences checked, {len(report.verbatim_violations)} not verbatim"
+    )
+    if show_misses:
+        for miss in report.misses:
+            console.print(
+                f"  [yellow]miss[/] gold={miss['gold']} got={miss['got']} {miss['kind']}: {miss['q']}"
+            )
+    if report.verbatim_violations:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(evaluate_cmd)

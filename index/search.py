@@ -1,0 +1,304 @@
+"""Hybrid search: dense (FAISS) and lexical (bm25s) evidence, matched per sentence and fused per section.
+
+Real staff questions score low against policy prose (cosine around 0.4) and a long section may hold the one
+sentence that answers, so ranking whole chunks by one similarity misleads. Here:
+
+* the query is read in the policy's vocabulary (``lexicon.expand``) by both indexes;
+* a long post is cut into windows and its question sentences are read on their own ("focus"), all embedded in
+  one batch, because the model sees only 256 word pieces and the question is often buried in backstory;
+* every sentence is scored; a section's dense score is the mean of its two best sentences (one lucky sentence in
+  a long section does not win), alongside its best passage and a section-level BM25 score;
+* the three signals are fused after standardising each over the sections for this query (z-scores), so that
+  cosine and BM25, which live on unrelated scales, count as calibrated evidence rather than raw numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from index.chunk import Passage, Unit, split_sentences
+from index.embed import Embedder, Vectors
+from index.lexicon import expand, normalise
+from index.store import BuiltIndex
+from index.tokens import tokenize
+
+__all__ = ["Hit", "HybridSearcher", "SearchResult", "UnitScore", "Weights"]
+
+Scores = npt.NDArray[np.float32]
+
+#: FAISS returns this many nearest sentences/passages per query text; beyond them nothing can win.
+NEAREST = 1024
+#: Above this many sections, only sections holding one of the best sentences or lexical hits are scored.
+CANDIDATE_SECTIONS = 64
+
+_QUESTION = re.compile(
+    r"^\W*(can|could|may|am|is|are|do|does|did|should|would|will|what|whats|what's|when|where|which|who|how|"
+    r"why|if|any|anyone|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How evidence is combined; set on real staff phrasing (`policybot eval`), never per question."""
+
+    dense_units: float = 1.0
+    dense_passages: float = 1.0
+    lexical: float = 1.0
+    window_words: int = 45
+    max_windows: int = 8
+    mode: str = "hybrid"  # "hybrid" | "dense" | "lexical"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitScore:
+    unit: Unit
+    dense: float
+    lexical: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A section of a document with its evidence. ``score`` is the fused z-score; ``units`` best first."""
+
+    doc_id: str
+    section: str
+    score: float
+    dense: float
+    lexical: float
+    passages: tuple[Passage, ...]
+    units: tuple[UnitScore, ...]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.doc_id, self.section)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Ranked sections plus query-level ``features`` (raw best cosine, best BM25, margin) for the answer gate."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """What gets embedded for one query: the whole (expanded) text, its windows, its question sentences."""
+
+    texts: tuple[str, ...]
+    windows: int
+    focus: bool
+
+
+class HybridSearcher:
+    """Read-only over a ``BuiltIndex``; safe to share between threads."""
+
+    def __init__(self, index: BuiltIndex, embedder: Embedder, weights: Weights | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.weights = weights or Weights()
+        self._units = index.units
+        positions = {p.id: i for i, p in enumerate(index.passages)}
+        self._unit_passage = np.array([positions[u.passage_id] for u in self._units], dtype=np.int64)
+        self._section_keys = index.sections
+        key_pos = {k: i for i, k in enumerate(self._section_keys)}
+        self._unit_section = np.array([key_pos[(u.doc_id, u.section)] for u in self._units], dtype=np.int64)
+        self._passage_section = np.array(
+            [key_pos[(p.doc_id, p.section)] for p in index.passages], dtype=np.int64
+        )
+        members: dict[int, list[int]] = defaultdict(list)
+        for i, s in enumerate(self._unit_section):
+            members[int(s)].append(i)
+        self._members = {s: np.array(v, dtype=np.int64) for s, v in members.items()}
+        self._section_passages: dict[int, tuple[Passage, ...]] = {}
+        for s in range(len(self._section_keys)):
+            self._section_passages[s] = tuple(
+                p for p, ps in zip(index.passages, self._passage_section, strict=True) if ps == s
+            )
+
+    # --- planning ------------------------------------------------------------------------------------------
+
+    def plan(self, query: str) -> QueryPlan:
+        """The texts to embed for ``query`` (one for a short question)."""
+        text = normalise(query).strip()
+        texts = [expand(text)]
+        sentences = split_sentences(text)
+        windows: list[str] = []
+        words = text.split()
+        if len(words) > self.weights.window_words:
+            current: list[str] = []
+            for sentence in sentences:
+                if (
+                    current
+                    and len(" ".join(current).split()) + len(sentence.split()) > self.weights.window_words
+                ):
+                    windows.append(" ".join(current))
+                    current = []
+                current.append(sentence)
+            if current:
+                windows.append(" ".join(current))
+            if len(windows) > self.weights.max_windows:
+                half = self.weights.max_windows // 2
+                windows = windows[:half] + windows[-half:]
+        texts.extend(expand(w) for w in windows)
+        focus = [s for s in sentences if s.rstrip().endswith("?") or _QUESTION.match(s)][-2:]
+        has_focus = len(sentences) > 1 and bool(focus) and " ".join(focus) != text
+        if has_focus:
+            texts.append(expand(" ".join(focus)))
+        return QueryPlan(texts=tuple(texts), windows=len(windows), focus=has_focus)
+
+    # --- public -------------------------------------------------------------------------------------------
+
+    def search(self, query: str, *, k: int = 5, vectors: Vectors | None = None) -> SearchResult:
+        """Sections ranked best first. ``vectors`` (embeddings of ``plan(query).texts``) may come from a batch."""
+        plan = self.plan(query)
+        if vectors is None:
+            vectors = self.embedder.encode(list(plan.texts))
+        return self._rank(query, plan, vectors, k)
+
+    def search_many(self, queries: Sequence[str], *, k: int = 5) -> list[SearchResult]:
+        """Several queries with one forward pass of the model."""
+        plans = [self.plan(q) for q in queries]
+        flat = [t for p in plans for t in p.texts]
+        vectors = self.embedder.encode(flat)
+        out: list[SearchResult] = []
+        start = 0
+        for q, plan in zip(queries, plans, strict=True):
+            out.append(self._rank(q, plan, vectors[start : start + len(plan.texts)], k))
+            start += len(plan.texts)
+        return out
+
+    # --- scoring -----------------------------------------------------------------------------------------
+
+    def _rank(self, query: str, plan: QueryPlan, vectors: Vectors, k: int) -> SearchResult:
+        w = self.weights
+        unit_dense = self._blend(_faiss_scores(self.index.unit_vectors, vectors, len(self._units)), plan)
+        passage_dense = self._blend(
+            _faiss_scores(self.index.passage_vectors, vectors, len(self.index.passages)), plan
+        )
+        tokens = tokenize(expand(query))
+        unit_lex = _bm25(self.index.bm25, tokens, len(self._units))
+        section_lex = _bm25(self.index.bm25_sections, tokens, len(self._section_keys))
+
+        candidates = self._candidates(unit_dense, unit_lex, section_lex)
+        dense_u = np.array([_top2(unit_dense[self._members[s]]) for s in candidates], dtype=np.float32)
+        dense_p = np.array(
+            [passage_dense[self._passage_section == s].max() for s in candidates], dtype=np.float32
+        )
+        lex = section_lex[candidates]
+        if w.mode == "dense":
+            fused = w.dense_units * _z(dense_u) + w.dense_passages * _z(dense_p)
+        elif w.mode == "lexical":
+            fused = _z(lex)
+        else:
+            fused = w.dense_units * _z(dense_u) + w.dense_passages * _z(dense_p) + w.lexical * _z(lex)
+
+        unit_lex_cal = 1.0 - np.exp(-unit_lex / 6.0)
+        unit_score = unit_dense + 0.25 * unit_lex_cal
+        order = np.argsort(-fused)[:k]
+        hits = []
+        for pos in order:
+            s = int(candidates[pos])
+            members = self._members[s]
+            ranked = members[np.argsort(-unit_score[members])]
+            hits.append(
+                Hit(
+                    doc_id=self._section_keys[s][0],
+                    section=self._section_keys[s][1],
+                    score=float(fused[pos]),
+                    dense=float(dense_u[pos]),
+                    lexical=float(lex[pos]),
+                    passages=self._section_passages[s],
+                    units=tuple(
+                        UnitScore(
+                            unit=self._units[i],
+                            dense=float(unit_dense[i]),
+                            lexical=float(unit_lex_cal[i]),
+                            score=float(unit_score[i]),
+                        )
+                        for i in ranked
+                    ),
+                )
+            )
+        sorted_fused = np.sort(fused)[::-1]
+        features = {
+            "top_fused": float(sorted_fused[0]) if len(sorted_fused) else 0.0,
+            "margin": float(sorted_fused[0] - sorted_fused[1]) if len(sorted_fused) > 1 else 0.0,
+            "top_dense": float(unit_dense.max()) if len(unit_dense) else 0.0,
+            "top_dense_section": float(dense_u.max()) if len(dense_u) else 0.0,
+            "hit_dense": float(dense_u[order[0]]) if len(order) else 0.0,
+            "top_lexical": float(section_lex.max()) if len(section_lex) else 0.0,
+            "hit_lexical": float(lex[order[0]]) if len(order) else 0.0,
+            "known_terms": float(sum(1 for t in tokens if t in self.index.bm25_sections.vocab_dict)),
+        }
+        return SearchResult(query=query, hits=tuple(hits), features=features)
+
+    @staticmethod
+    def _blend(sims: Scores, plan: QueryPlan) -> Scores:
+        """One similarity per item: the whole query, blended with its best window and its question sentences."""
+        score = sims[0]
+        if plan.windows:
+            score = 0.5 * score + 0.5 * sims[1 : 1 + plan.windows].max(axis=0)
+        if plan.focus:
+            score = 0.5 * score + 0.5 * sims[-1]
+        return np.asarray(score, dtype=np.float32)
+
+    def _candidates(self, unit_dense: Scores, unit_lex: Scores, section_lex: Scores) -> npt.NDArray[np.int64]:
+        """Sections worth scoring: all of a small corpus; otherwise those near the top on either signal."""
+        n = len(self._section_keys)
+        if n <= CANDIDATE_SECTIONS:
+            return np.arange(n, dtype=np.int64)
+        picks: dict[int, None] = {}
+        for i in np.argsort(-unit_dense)[: CANDIDATE_SECTIONS * 2]:
+            picks.setdefault(int(self._unit_section[i]), None)
+        for i in np.argsort(-section_lex)[: CANDIDATE_SECTIONS // 2]:
+            picks.setdefault(int(i), None)
+        for i in np.argsort(-unit_lex)[: CANDIDATE_SECTIONS // 2]:
+            picks.setdefault(int(self._unit_section[i]), None)
+        return np.array(list(picks)[: CANDIDATE_SECTIONS * 2], dtype=np.int64)
+
+
+def _faiss_scores(index: faiss.Index, vectors: Vectors, total: int) -> Scores:
+    """A (texts x total) similarity matrix from a FAISS inner-product search (exact for a small index)."""
+    k = min(total, NEAREST)
+    sims, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+    if k == total:
+        out = np.empty((len(vectors), total), dtype=np.float32)
+    else:
+        out = np.repeat(sims[:, -1:], total, axis=1).astype(np.float32)
+    np.put_along_axis(out, ids, sims, axis=1)
+    return out
+
+
+def _bm25(bm25: object, tokens: list[str], size: int) -> Scores:
+    vocab = bm25.vocab_dict  # type: ignore[attr-defined]
+    known = [t for t in tokens if t in vocab]
+    if not known:
+        return np.zeros(size, dtype=np.float32)
+    return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def _top2(values: Scores) -> float:
+    """Mean of the two best sentence scores of a section (its best alone for a one-sentence section)."""
+    if len(values) == 1:
+        return float(values[0])
+    top = np.partition(values, len(values) - 2)[-2:]
+    return float(top.mean())
+
+
+def _z(values: Scores) -> Scores:
+    """Standardise over the candidate sections of this query; a flat signal contributes nothing."""
+    std = float(values.std())
+    if std < 1e-9:
+        return np.zeros_like(values)
+    return np.asarray((values - values.mean()) / std, dtype=np.float32)
