@@ -15,7 +15,9 @@ corpus_app = typer.Typer(help="Manage the policy documents in policy_corpus/.", 
 
 @corpus_app.command("add")
 def add(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="A .txt or .md export."),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, readable=True, help="A .txt or .md export."
+    ),
     doc_id: str | None = typer.Option(None, "--id", help="Document id (default: from the file name)."),
     title: str | None = typer.Option(None, help="Title (default: found in the page footers)."),
     owner: str | None = typer.Option(None, help="Team that owns the document, e.g. HR."),

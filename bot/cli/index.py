@@ -32,7 +32,10 @@ def build(
         built = build_index(corpus, embedder, cfg.index_dir)
     else:
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
             console=console,
         ) as bar:
             task = bar.add_task("embedding", total=None)
@@ -47,7 +50,9 @@ def build(
         f"in {m.build_seconds:.1f}s -> {built.path}"
     )
     for pid in m.truncated_passages:
-        console.print(f"[yellow]note:[/] passage {pid} is longer than the model reads; its sentences are indexed too")
+        console.print(
+            f"[yellow]note:[/] passage {pid} is longer than the model reads; its sentences are indexed too"
+        )
 
 
 @index_app.command("info")
@@ -69,7 +74,9 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print the manifest 
     if manifest.model != resolve_model(cfg.model)[0]:
         stale.append("the configured model differs")
     if as_json:
-        console.print_json(json.dumps({**manifest.to_json(), "stale": stale, "index_dir": str(cfg.index_dir)}))
+        console.print_json(
+            json.dumps({**manifest.to_json(), "stale": stale, "index_dir": str(cfg.index_dir)})
+        )
         return
     table = Table(show_header=False, box=None)
     for key, value in manifest.to_json().items():
