@@ -12,8 +12,11 @@ import sys
 
 import typer
 
+from bot.cli import cases as _cases
+from bot.cli import config as _config
 from bot.cli import corpus as _corpus
 from bot.cli import index as _index
+from bot.cli import report as _report
 from bot.cli._common import console, fail
 from bot.errors import PolicybotError
 from index.errors import IndexPackageError
@@ -31,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_index, _corpus):
+for _module in (_index, _corpus, _cases, _report, _config):
     _module.register(app)
 
 

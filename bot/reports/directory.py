@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.checks import Problem
 from bot.errors import ConfigError
 from bot.reports.model import Category
 
@@ -37,18 +38,6 @@ __all__ = [
 #: Rule target meaning "the reporter's line manager".
 LINE_MANAGER = "line_manager"
 PERSON_PREFIX = "person:"
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with configuration: which entry, what, and how to fix it."""
-
-    entry: str
-    message: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        return f"{self.entry}: {self.message}" + (f" ({self.fix})" if self.fix else "")
 
 
 @dataclass(frozen=True, slots=True)

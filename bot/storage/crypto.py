@@ -39,9 +39,11 @@ class Keys:
     fernet: Fernet
     hash_key: bytes
     source: str
+    #: Set when this run created the key file (so a key check failing can remove it again).
+    generated: Path | None = None
 
     @classmethod
-    def from_secret(cls, secret: str, *, source: str = "given") -> Keys:
+    def from_secret(cls, secret: str, *, source: str = "given", generated: Path | None = None) -> Keys:
         raw = secret.strip().encode("utf-8")
         if len(raw) < _MIN_SECRET_CHARS:
             raise ConfigError(
@@ -49,7 +51,9 @@ class Keys:
                 'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
             )
         fernet_key = base64.urlsafe_b64encode(_derive(raw, b"fernet"))
-        return cls(fernet=Fernet(fernet_key), hash_key=_derive(raw, b"hmac"), source=source)
+        return cls(
+            fernet=Fernet(fernet_key), hash_key=_derive(raw, b"hmac"), source=source, generated=generated
+        )
 
     def encrypt(self, text: str) -> str:
         return self.fernet.encrypt(text.encode("utf-8")).decode("ascii")
@@ -88,7 +92,7 @@ def load_keys(settings: Settings) -> Keys:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(secret + "\n")
-    return Keys.from_secret(secret, source=str(path))
+    return Keys.from_secret(secret, source=str(path), generated=path)
 
 
 def _read_key_file(path: Path) -> str:

@@ -132,6 +132,10 @@ class Database:
                 except KeyMismatch:
                     ok = False
                 if not ok:
+                    if self.keys.generated is not None:
+                        # We just made a key for a database that already has data: the real key is lost or
+                        # elsewhere. Remove ours so restoring the original file is all it takes.
+                        self.keys.generated.unlink(missing_ok=True)
                     raise KeyMismatch(
                         "The encryption key does not match the one this database was created with "
                         f"(key from {self.keys.source}). Refusing to start: stored reports would be "
