@@ -130,7 +130,7 @@ class FeedbackRepository:
         if doc_id is not None:
             query = query.where(feedback.c.doc_id == doc_id)
         async with self._db.transaction() as conn:
-            rows: dict[bool, int] = dict((await conn.execute(query)).tuples().all())
+            rows: dict[bool, int] = {bool(r[0]): int(r[1]) for r in await conn.execute(query)}
         return FeedbackCounts(helpful=rows.get(True, 0), not_helpful=rows.get(False, 0))
 
 

@@ -1,0 +1,88 @@
+"""Shared fixtures. Database fixtures run each database test on SQLite and on PostgreSQL (127.0.0.1:5432),
+each PostgreSQL test in a fresh database with a random name; PostgreSQL tests skip, saying why, when the
+server cannot be reached."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.config import Settings
+
+PG_HOST = os.environ.get("POLICYBOT_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("POLICYBOT_TEST_PG_PORT", "5432"))
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+_pg_user: str | bool | None = False  # False: not probed yet
+
+
+async def pg_user() -> str | None:
+    """The user that reaches the test server (postgres or root, trust auth), or None when unreachable."""
+    global _pg_user
+    if _pg_user is False:
+        _pg_user = None
+        for user in ("postgres", "root"):
+            try:
+                conn = await asyncpg.connect(
+                    host=PG_HOST, port=PG_PORT, user=user, database="test", timeout=3
+                )
+            except Exception:  # noqa: S112 - try the next user
+                continue
+            await conn.close()
+            _pg_user = user
+            break
+    return _pg_user if isinstance(_pg_user, str) else None
+
+
+async def create_pg_database() -> str:
+    """A new empty database; returns its async SQLAlchemy URL. Skips when PostgreSQL is unreachable."""
+    user = await pg_user()
+    if user is None:
+        pytest.skip(f"PostgreSQL unreachable at {PG_HOST}:{PG_PORT} (database test)")
+    name = f"pbtest_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=user, database="test")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    user = await pg_user()
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=user, database="test")
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """None for SQLite under the test's var/; a fresh PostgreSQL database URL otherwise."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = await create_pg_database()
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    """Settings for one test: its own var/, its own database, a fixed key, the example directory."""
+    return Settings.load(
+        var_dir=tmp_path / "var",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        webhook_url=None,
+        webhook_secret=None,
+    )
