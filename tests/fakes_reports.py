@@ -86,3 +86,69 @@ class WebhookReceiver:
         async with asyncio.timeout(timeout):
             while sum(self.delivered.values()) < total:
                 await asyncio.sleep(0.05)
+
+
+class ScriptedNotifier:
+    """A channel notifier at the seam: reaches people with a Slack id, answers as told per person id."""
+
+    def __init__(self, name: str = "slack", *, answers: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.answers = answers or {}
+        self.sent: list[tuple[str, str]] = []
+
+    def can_reach(self, address: Any) -> bool:
+        return bool(address.slack_id)
+
+    async def send(self, address: Any, notice: Any) -> Any:
+        from bot.reports.notify import Delivery, DeliveryStatus
+
+        self.sent.append((address.label, notice.key))
+        return Delivery(DeliveryStatus(self.answers.get(address.label, "delivered")), "scripted")
+
+    async def close(self) -> None:
+        return None
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a real server; ``cut()`` closes it and every open connection (an outage)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+        if server is not None:
+            await server.wait_closed()

@@ -122,13 +122,17 @@ class Deadline:
         if not self.working_days:
             return start + timedelta(hours=self.amount)
         local = start.astimezone(tz)
+
+        def working(day: datetime) -> bool:
+            return day.weekday() < 5 and day.date() not in holidays
+
+        while not working(local):  # received on a weekend or holiday: the clock starts next working day
+            local += timedelta(days=1)
         remaining = round(self.amount)
         while remaining > 0:
             local += timedelta(days=1)
-            if local.weekday() < 5 and local.date() not in holidays:
+            if working(local):
                 remaining -= 1
-        while local.weekday() >= 5 or local.date() in holidays:  # started on a non-working day
-            local += timedelta(days=1)
         return local.astimezone(start.tzinfo)
 
     def __str__(self) -> str:

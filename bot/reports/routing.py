@@ -101,7 +101,12 @@ class _Resolver:
         eligible = [p for p in holders if p.id not in self._excluded]
         if eligible:
             return [Routed(p.id, reason) for p in eligible]
-        why = "is the subject of the report" if holders else "is not in the directory"
+        if not holders:
+            why = "is not in the directory"
+        elif any(p.id == self._case.subject_person_id for p in holders):
+            why = "is the subject of the report"
+        else:
+            why = "made the report"
         for substitute in self._dir.substitutes.get(target, ()):
             if substitute in seen:
                 continue
