@@ -127,6 +127,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         2.0, gt=0, validation_alias=_env("POLICYBOT_WORKER_POLL_SECONDS", "worker_poll_seconds")
     )
+    delivery_batch: int = Field(20, ge=1, validation_alias=_env("POLICYBOT_DELIVERY_BATCH", "delivery_batch"))
 
     @field_validator("slack_api_url")
     @classmethod

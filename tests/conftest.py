@@ -77,6 +77,16 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | No
 
 
 @pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for tests that only make sense there."""
+    url = await create_pg_database()
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
+@pytest.fixture
 def settings(tmp_path: Path, database_url: str | None) -> Settings:
     """Settings for one test: its own var/, its own database, a fixed key, the example directory."""
     return Settings.load(

@@ -41,7 +41,7 @@ class WebhookReceiver:
     secret: str
     script: list[str] = field(default_factory=list)
     delay: float = 0.0
-    hang_seconds: float = 30.0
+    hang_seconds: float = 2.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     delivered: Counter[str] = field(default_factory=Counter)
     bad_signatures: int = 0
@@ -51,7 +51,7 @@ class WebhookReceiver:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -109,5 +109,6 @@ async def open_reports(
         retry=RetryPolicy(base_seconds=settings.delivery_retry_base_seconds),
         lease=timedelta(seconds=settings.delivery_lease_seconds),
         poll_seconds=settings.worker_poll_seconds,
+        batch=settings.delivery_batch,
     )
     return Reports(settings, db, directory, service, registry, worker, clock)
