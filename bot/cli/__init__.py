@@ -51,4 +51,7 @@ def main() -> None:
     except (PolicybotError, IndexPackageError) as exc:
         if debug:
             console.print_exception()
-        fail(str(exc))
+        try:
+            fail(str(exc))
+        except typer.Exit as done:  # outside the Typer app nobody turns Exit into an exit code
+            raise SystemExit(done.exit_code) from None

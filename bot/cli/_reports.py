@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from bot.cli._common import fail
 from bot.config import Settings
+from bot.errors import PolicybotError
 from bot.reports import Person, Reports, open_reports
 from bot.reports.directory import Directory
 
@@ -17,11 +18,14 @@ T = TypeVar("T")
 
 async def with_reports(settings: Settings, body: Callable[[Reports], Awaitable[T]], **kwargs: object) -> T:
     """Run ``body`` with the reports core open, and close it whatever happens."""
-    reports = await open_reports(settings, **kwargs)  # type: ignore[arg-type]
     try:
-        return await body(reports)
-    finally:
-        await reports.close()
+        reports = await open_reports(settings, **kwargs)  # type: ignore[arg-type]
+        try:
+            return await body(reports)
+        finally:
+            await reports.close()
+    except PolicybotError as exc:  # a fixed, friendly one-liner (the message never holds report text)
+        fail(str(exc))
 
 
 def actor(directory: Directory, who: str) -> Person:

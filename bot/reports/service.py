@@ -175,7 +175,9 @@ class CaseService:
             if not routed.recipients:
                 # Saved all the same (never lost): administrators see every case. Loud in the logs.
                 log.error("case %s: routing found nobody eligible; check the directory's fallback", reference)
-                await _event(conn, case_id, now, EventKind.ESCALATION_EXHAUSTED, SYSTEM, {"why": "nobody eligible"})
+                await _event(
+                    conn, case_id, now, EventKind.ESCALATION_EXHAUSTED, SYSTEM, {"why": "nobody eligible"}
+                )
         log.info("case %s created (%s), %d recipient(s)", reference, category.value, len(routed.recipients))
         return Receipt(
             reference=reference, category=category, recipients=len(routed.recipients), created=True
