@@ -360,3 +360,33 @@ async def test_no_plaintext_in_the_database(reports: Reports, settings: Settings
     assert receipt.reference in haystack  # the search does see the data
     for word in secret_words.values():
         assert word.split("/")[-1] not in haystack, word
+
+
+async def test_the_worker_runs_retention_hourly(reports: Reports, clock: FakeClock) -> None:
+    receipt = await reports.service.submit(abuse(), SAM, idempotency_key="k")
+    jo = person(reports, "jo.evans")
+    await reports.service.close(receipt.reference, jo, "Resolved.")
+    await reports.worker.run_once()
+    clock.advance(days=reports.settings.case_retention_days + 1)
+    await reports.worker.run_once()
+    with pytest.raises(NotFound):
+        await reports.service.show(receipt.reference, jo)
+
+
+async def test_the_reporter_may_be_told_who_acknowledged_when_configured(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from bot.reports import load_directory
+
+    directory = replace(load_directory(settings.directory_file), reveal_acknowledger=True)
+    log = tmp_path / "n.log"
+    opened = await open_reports(settings, clock=clock, directory=directory, notifiers=[ConsoleNotifier(log)])
+    try:
+        receipt = await opened.service.submit(abuse(), SAM, idempotency_key="k")
+        await opened.service.acknowledge(receipt.reference, person(opened, "jo.evans"))
+        await opened.worker.run_once()
+    finally:
+        await opened.close()
+    assert "has been received and acknowledged by Jo Evans." in log.read_text()

@@ -17,10 +17,13 @@ from bot.reports.retention import PurgeResult, purge_closed
 from bot.reports.service import CaseService
 from bot.reports.webhook import WebhookNotifier
 from bot.storage.database import Database
+from bot.storage.shared import ProcessedEvents
 
 __all__ = ["NOTICES_FILE", "Reports", "default_notifiers", "open_reports"]
 
 NOTICES_FILE = "notifications.log"
+#: Slack and Teams retry a webhook within minutes; a day of deduplication keys is plenty.
+PROCESSED_EVENTS_KEPT = timedelta(days=1)
 
 
 @dataclass
@@ -51,6 +54,11 @@ class Reports:
             mode=self.settings.case_retention_mode,
             dry_run=dry_run,
         )
+
+    async def housekeeping(self) -> None:
+        """Run by the worker hourly: retention of closed cases, and forgetting old deduplication keys."""
+        await self.purge()
+        await ProcessedEvents(self.db, clock=self.clock).purge(PROCESSED_EVENTS_KEPT)
 
     async def close(self) -> None:
         self._stop.set()
@@ -111,4 +119,6 @@ async def open_reports(
         poll_seconds=settings.worker_poll_seconds,
         batch=settings.delivery_batch,
     )
-    return Reports(settings, db, directory, service, registry, worker, clock)
+    reports = Reports(settings, db, directory, service, registry, worker, clock)
+    worker.housekeeping = reports.housekeeping
+    return reports

@@ -173,10 +173,7 @@ def render_notice(
     if event == NoticeEvent.NEW_CASE:
         text = f"A new concern ({reference}, {kind}) has been routed to you. Open it in policybot."
     elif event == NoticeEvent.ESCALATED:
-        text = (
-            f"A concern ({reference}, {kind}) was not acknowledged in time and has been passed to you. "
-            "Open it in policybot."
-        )
+        text = f"A concern ({reference}, {kind}) has been passed to you. Open it in policybot."
     else:
         by = f" by {acknowledged_by}" if acknowledged_by else ""
         text = f"Your report {reference} has been received and acknowledged{by}."

@@ -15,8 +15,9 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, select, update
@@ -80,6 +81,8 @@ class DeliveryWorker:
         batch: int = 20,
         poll_seconds: float = 2.0,
         seed: int | None = None,
+        housekeeping: Callable[[], Awaitable[object]] | None = None,
+        housekeeping_every: timedelta = timedelta(hours=1),
     ) -> None:
         self.service = service
         self.db = service.db
@@ -92,6 +95,9 @@ class DeliveryWorker:
         self.poll_seconds = poll_seconds
         self.worker_id = f"{socket.gethostname()[:30]}:{os.getpid()}:{random.randrange(16**6):06x}"
         self._rng = random.Random(seed)
+        self.housekeeping = housekeeping
+        self.housekeeping_every = housekeeping_every
+        self._last_housekeeping: datetime | None = None
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
         """Deliver and escalate until ``stop`` is set; an unreachable database is waited out, not fatal."""
@@ -108,6 +114,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """One pass: escalate overdue cases, deliver every due notice; returns how many were handled."""
+        await self._housekeeping()
         await self.service.escalate_due()
         handled = 0
         while True:
@@ -117,6 +124,21 @@ class DeliveryWorker:
             for job in jobs:
                 await self._deliver(job)
                 handled += 1
+
+    async def _housekeeping(self) -> None:
+        """Retention and other purges, at most once per ``housekeeping_every`` (failures only logged)."""
+        now = self.clock.now()
+        if self.housekeeping is None:
+            return
+        if self._last_housekeeping is not None and now - self._last_housekeeping < self.housekeeping_every:
+            return
+        self._last_housekeeping = now
+        try:
+            await self.housekeeping()
+        except StorageUnavailable:
+            raise
+        except Exception as exc:
+            log.error("housekeeping failed: %s", type(exc).__name__)
 
     async def _claim(self) -> list[_Job]:
         now = self.clock.now()

@@ -73,6 +73,10 @@ class Database:
             if migrate:
                 await db.upgrade()
             await db.check_key()
+            if not settings.database_url and settings.sqlite_path.exists():
+                settings.sqlite_path.chmod(
+                    0o600
+                )  # encrypted, but its metadata is still nobody else's business
         except BaseException:
             await db.dispose()
             raise
