@@ -39,15 +39,17 @@ async def pg_user() -> str | None:
     return _pg_user if isinstance(_pg_user, str) else None
 
 
-async def create_pg_database() -> str:
-    """A new empty database; returns its async SQLAlchemy URL. Skips when PostgreSQL is unreachable."""
+async def create_pg_database(template: str | None = None) -> str:
+    """A new database (empty, or a copy of ``template``); returns its async SQLAlchemy URL. Skips when
+    PostgreSQL is unreachable."""
     user = await pg_user()
     if user is None:
         pytest.skip(f"PostgreSQL unreachable at {PG_HOST}:{PG_PORT} (database test)")
     name = f"pbtest_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=user, database="test")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{name}"
@@ -63,9 +65,41 @@ async def drop_pg_database(url: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session")
+async def pg_template(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str | None]:
+    """A migrated PostgreSQL database (key: TEST_SECRET) that tests copy: cheaper than migrating each time."""
+    if await pg_user() is None:
+        yield None
+        return
+    from bot.storage import Database
+
+    url = await create_pg_database()
+    settings = Settings.load(var_dir=tmp_path_factory.mktemp("pg"), database_url=url, secret_key=TEST_SECRET)
+    await (await Database.open(settings)).dispose()
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
-    """None for SQLite under the test's var/; a fresh PostgreSQL database URL otherwise."""
+async def database_url(request: pytest.FixtureRequest, pg_template: str | None) -> AsyncIterator[str | None]:
+    """None for SQLite under the test's var/; otherwise a fresh PostgreSQL database, already migrated."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if pg_template is None:
+        pytest.skip(f"PostgreSQL unreachable at {PG_HOST}:{PG_PORT} (database test)")
+    url = await create_pg_database(template=pg_template)
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """Like ``database_url`` but never migrated: for tests of the migrations themselves."""
     if request.param == "sqlite":
         yield None
         return
@@ -86,13 +120,23 @@ async def pg_url() -> AsyncIterator[str]:
         await drop_pg_database(url)
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
-    """Settings for one test: its own var/, its own database, a fixed key, the example directory."""
+def make_settings(var_dir: Path, database_url: str | None) -> Settings:
     return Settings.load(
-        var_dir=tmp_path / "var",
+        var_dir=var_dir,
         database_url=database_url,
         secret_key=TEST_SECRET,
         webhook_url=None,
         webhook_secret=None,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    """Settings for one test: its own var/, its own database, a fixed key, the example directory."""
+    return make_settings(tmp_path / "var", database_url)
+
+
+@pytest.fixture
+def empty_settings(tmp_path: Path, empty_database_url: str | None) -> Settings:
+    """Settings whose database has no tables yet."""
+    return make_settings(tmp_path / "var", empty_database_url)

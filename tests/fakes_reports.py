@@ -110,7 +110,7 @@ class ScriptedNotifier:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a real server; ``cut()`` closes it and every open connection (an outage)."""
+    """Forwards 127.0.0.1:<port> to a real server; ``cut()`` closes it and its connections (an outage)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)

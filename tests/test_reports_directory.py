@@ -1,4 +1,4 @@
-"""The directory file: the shipped example is valid, every kind of mistake is named, lookups and deadlines work."""
+"""The directory file: the example is valid, each kind of mistake is named, lookups and deadlines work."""
 
 from __future__ import annotations
 
@@ -130,8 +130,8 @@ def test_rules_default_to_the_policy_when_the_file_has_none() -> None:
         ),
         # Saturday -> counts from Monday, due Tuesday
         ("1wd", datetime(2026, 11, 28, 10, 0, tzinfo=UTC), datetime(2026, 12, 1, 10, 0, tzinfo=UTC)),
-        # Christmas Eve (Thursday) + 1 working day skips the 25th (holiday) and the weekend -> Monday 28th is a
-        # holiday too in the example -> Tuesday 29th
+        # Christmas Eve (Thursday) + 1 working day skips the 25th (holiday), the weekend and Monday 28th
+        # (a holiday too) -> Tuesday 29th
         (
             "1 working day",
             datetime(2026, 12, 24, 12, 0, tzinfo=UTC),

@@ -1,5 +1,5 @@
-"""Real worker processes: one killed with SIGKILL mid-delivery (after the commit, before the notice got through)
-delivers exactly once after a restart; two workers side by side never deliver a notice twice. Both databases."""
+"""Real worker processes: one killed with SIGKILL mid-delivery (after the commit, before the notice got
+through) delivers exactly once after a restart; two workers side by side never deliver a notice twice."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ async def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
     settings: Settings, receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     env = env_for(settings, receiver)
-    # File the report through the CLI, leaving delivery to the worker: the reference is printed after the commit.
+    # File through the CLI, leaving delivery to the worker: the reference is printed after the commit.
     filed = await asyncio.create_subprocess_exec(
         POLICYBOT,
         "report",

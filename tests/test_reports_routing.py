@@ -12,7 +12,7 @@ from bot.reports.model import Category
 from bot.reports.routing import RoutingInput, route
 
 DIR = load_directory(PROJECT_ROOT / "deploy" / "directory.example.toml")
-S, C, A, B, O = (
+S, C, A, B, OTHER = (
     Category.SAFEGUARDING,
     Category.CONDUCT_ONLINE,
     Category.ONLINE_ABUSE,
@@ -102,7 +102,7 @@ TABLE = [
         ["amira.okafor"],
         "headteacher (instead of hr, who is the subject of the report)",
     ),
-    ("other -> line manager", RoutingInput(O, "olivia.green"), ["grace.lee"], "line manager"),
+    ("other -> line manager", RoutingInput(OTHER, "olivia.green"), ["grace.lee"], "line manager"),
 ]
 
 
@@ -121,8 +121,8 @@ def test_escalation_chain_is_next_in_line_then_fallback_without_current_recipien
 
 
 def test_nobody_eligible_goes_to_the_fallback() -> None:
-    rules = [Rule(O, ("chair_of_governors",), escalate=())]
-    result = route(RoutingInput(O, "sam.patel", "david.hughes"), _without_substitutes(), rules)
+    rules = [Rule(OTHER, ("chair_of_governors",), escalate=())]
+    result = route(RoutingInput(OTHER, "sam.patel", "david.hughes"), _without_substitutes(), rules)
     assert list(result.person_ids) == ["amira.okafor", "helen.ward", "marcus.bell"]
     assert all(r.reason.startswith("fallback: ") for r in result.recipients)
 
@@ -138,7 +138,7 @@ def test_fallback_excluded_too_goes_to_case_administrators() -> None:
         "routing": {"fallback": ["hr"], "case_administrators": ["admin", "a"], "substitutes": {"hr": []}},
         "rules": [{"category": c.value, "to": ["hr"], "escalate": []} for c in Category],
     }
-    directory, problems = parse_directory(data)
+    directory, _problems = parse_directory(data)
     assert directory is not None
     result = route(RoutingInput(B, "b", "a"), directory)
     assert list(result.person_ids) == ["admin"]
@@ -147,7 +147,7 @@ def test_fallback_excluded_too_goes_to_case_administrators() -> None:
 def test_never_to_the_subject_nor_back_to_the_reporter_for_any_pair() -> None:
     ids = list(DIR.people)
     for category, reporter, subject, children, hr in itertools.product(
-        Category, ids + [None], ids + [None], (False, True), (False, True)
+        Category, [*ids, None], [*ids, None], (False, True), (False, True)
     ):
         if reporter is not None and reporter == subject:
             continue
@@ -174,10 +174,10 @@ def test_person_targets_route_to_that_person() -> None:
         organisation="x",
         people={"p": Person("p", "P"), "q": Person("q", "Q")},
         roles={},
-        rules=(Rule(O, ("person:q",), escalate=()),),
+        rules=(Rule(OTHER, ("person:q",), escalate=()),),
         fallback=("person:p",),
     )
-    assert route(RoutingInput(O, "p"), directory).person_ids == ("q",)
+    assert route(RoutingInput(OTHER, "p"), directory).person_ids == ("q",)
     assert (
-        route(RoutingInput(O, "p", "q"), directory).person_ids == ()
+        route(RoutingInput(OTHER, "p", "q"), directory).person_ids == ()
     )  # nobody: p reported, q is the subject

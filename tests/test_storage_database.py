@@ -20,7 +20,8 @@ from bot.storage.database import create_engine
 from bot.storage.schema import metadata
 
 
-async def test_migrations_create_every_table_and_match_the_models(settings: Settings) -> None:
+async def test_migrations_create_every_table_and_match_the_models(empty_settings: Settings) -> None:
+    settings = empty_settings
     db = await Database.open(settings)
     try:
         assert await db.migrations_current()
@@ -36,7 +37,8 @@ async def test_migrations_create_every_table_and_match_the_models(settings: Sett
         await db.dispose()
 
 
-async def test_a_fresh_database_is_not_current_until_migrated(settings: Settings) -> None:
+async def test_a_fresh_database_is_not_current_until_migrated(empty_settings: Settings) -> None:
+    settings = empty_settings
     # Database.open checks the key, which needs the tables: build one by hand to see the schema missing.
     db = Database(create_engine(settings.effective_database_url), load_keys(settings))
     try:
@@ -48,7 +50,8 @@ async def test_a_fresh_database_is_not_current_until_migrated(settings: Settings
         await db.dispose()
 
 
-async def test_replicas_starting_together_migrate_once(settings: Settings) -> None:
+async def test_replicas_starting_together_migrate_once(empty_settings: Settings) -> None:
+    settings = empty_settings
     opened = await asyncio.gather(*(Database.open(settings) for _ in range(3)))
     try:
         for db in opened:
