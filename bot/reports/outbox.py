@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock, SystemClock
 from bot.errors import StorageUnavailable
+from bot.reports.casefile import SYSTEM, add_event
 from bot.reports.model import Category, EventKind, Reporter
 from bot.reports.notify import (
     REPORTER,
@@ -36,7 +37,7 @@ from bot.reports.notify import (
     NotifierRegistry,
     render_notice,
 )
-from bot.reports.service import SYSTEM, CaseService, _event
+from bot.reports.service import CaseService
 from bot.storage.schema import case_events, case_recipients, cases, outbox
 
 __all__ = ["DeliveryWorker", "RetryPolicy"]
@@ -251,7 +252,7 @@ class DeliveryWorker:
                     )
                 )
                 if done.rowcount:
-                    await _event(
+                    await add_event(
                         conn, job.case_id, now, EventKind.DELIVERED, SYSTEM, {**data, "channel": channel}
                     )
                 log.info("delivered outbox %d via %s", job.id, channel)
@@ -286,7 +287,7 @@ class DeliveryWorker:
             if not done.rowcount:
                 return
             kind = EventKind.UNDELIVERABLE if final == "undeliverable" else EventKind.DELIVERY_FAILED
-            await _event(
+            await add_event(
                 conn,
                 job.case_id,
                 now,
@@ -308,4 +309,4 @@ class DeliveryWorker:
             await conn.execute(select(cases).where(cases.c.id == job.case_id))
         ).one_or_none()
         if case is not None and case.status != "closed":
-            await self.service.advance(conn, case, why=why)
+            await self.service.escalation.advance(conn, case, why=why)

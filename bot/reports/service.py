@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, or_, select, update
@@ -22,7 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock, SystemClock
 from bot.errors import InputError, NotFound, StorageUnavailable
+from bot.reports.casefile import (
+    SYSTEM,
+    add_event,
+    add_recipient,
+    enqueue,
+    new_reference,
+    normalise_reference,
+    subject_hash,
+)
 from bot.reports.directory import Directory, Person
+from bot.reports.escalation import Escalation
 from bot.reports.model import (
     CaseStatus,
     CaseSummary,
@@ -37,13 +45,12 @@ from bot.reports.model import (
     Submission,
 )
 from bot.reports.notify import REPORTER, NoticeEvent
-from bot.reports.routing import Routed, RoutingInput, route
+from bot.reports.routing import RoutingInput, route
 from bot.reports.validate import clean_submission, required_text
-from bot.storage.crypto import Keys
 from bot.storage.database import Database
-from bot.storage.schema import case_events, case_recipients, cases, outbox
+from bot.storage.schema import case_events, case_recipients, cases
 
-__all__ = ["NOT_SAVED", "CaseService", "new_reference", "normalise_reference"]
+__all__ = ["NOT_SAVED", "CaseService"]
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +58,6 @@ NOT_SAVED = (
     "Your report was NOT saved: policybot cannot reach its database right now. Please try again in a few "
     "minutes, or contact the Designated Safeguarding Lead directly."
 )
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
-SYSTEM = "system"
-
-
-def new_reference() -> str:
-    """``R-XXXX-XXXX``: 40 random bits, easy to read aloud, impossible to guess."""
-    chars = "".join(secrets.choice(_ALPHABET) for _ in range(8))
-    return f"R-{chars[:4]}-{chars[4:]}"
-
-
-def normalise_reference(text: str) -> str:
-    ref = text.strip().upper().replace("O", "0").replace("I", "1").replace("L", "1")
-    return ref if ref.startswith("R-") else f"R-{ref}"
 
 
 class CaseService:
@@ -73,6 +67,7 @@ class CaseService:
         self.db = db
         self.directory = directory
         self.clock = clock or SystemClock()
+        self.escalation = Escalation(db, directory, self.clock)
 
     # --- reporters --------------------------------------------------------------------------------------
     async def submit(self, submission: Submission, reporter: Reporter, *, idempotency_key: str) -> Receipt:
@@ -161,7 +156,7 @@ class CaseService:
                             {"person_id": r.person_id, "reason": r.reason} for r in routed.escalation
                         ],
                         reporter_hash=keys.hash("reporter", reporter.key),
-                        subject_hash=_subject_hash(keys, details["subject_person_id"]),
+                        subject_hash=subject_hash(keys, details["subject_person_id"]),
                         reporter_enc=keys.encrypt(json.dumps(reporter.to_json())),
                         details_enc=keys.encrypt(json.dumps(details)),
                         consent_to_name=consent,
@@ -169,37 +164,19 @@ class CaseService:
                     .returning(cases.c.id)
                 )
             ).scalar_one()
-            await _event(conn, case_id, now, EventKind.CREATED, "reporter", {"rule": routed.rule})
+            await add_event(conn, case_id, now, EventKind.CREATED, "reporter", {"rule": routed.rule})
             for recipient in routed.recipients:
-                await self._add_recipient(conn, case_id, recipient, now, NoticeEvent.NEW_CASE)
+                await add_recipient(conn, case_id, recipient, now, NoticeEvent.NEW_CASE)
             if not routed.recipients:
                 # Saved all the same (never lost): administrators see every case. Loud in the logs.
                 log.error("case %s: routing found nobody eligible; check the directory's fallback", reference)
-                await _event(
+                await add_event(
                     conn, case_id, now, EventKind.ESCALATION_EXHAUSTED, SYSTEM, {"why": "nobody eligible"}
                 )
         log.info("case %s created (%s), %d recipient(s)", reference, category.value, len(routed.recipients))
         return Receipt(
             reference=reference, category=category, recipients=len(routed.recipients), created=True
         )
-
-    async def _add_recipient(
-        self, conn: AsyncConnection, case_id: int, recipient: Routed, now: datetime, event: NoticeEvent
-    ) -> None:
-        await conn.execute(
-            insert(case_recipients).values(
-                case_id=case_id,
-                person_id=recipient.person_id,
-                reason=recipient.reason[:200],
-                routed_at=now,
-                undeliverable=False,
-            )
-        )
-        kind = EventKind.ROUTED if event == NoticeEvent.NEW_CASE else EventKind.ESCALATED
-        await _event(
-            conn, case_id, now, kind, SYSTEM, {"person_id": recipient.person_id, "reason": recipient.reason}
-        )
-        await _enqueue(conn, case_id, recipient.person_id, event, now)
 
     async def my_reports(self, reporter: Reporter) -> list[ReportStatus]:
         """The reporter's own reports, newest first (status only: reporters never see the case file)."""
@@ -232,7 +209,7 @@ class CaseService:
         if not self.directory.is_admin(actor.id):
             mine = select(case_recipients.c.case_id).where(case_recipients.c.person_id == actor.id)
             query = query.where(cases.c.id.in_(mine))
-        own = _subject_hash(self.db.keys, actor.id)
+        own = subject_hash(self.db.keys, actor.id)
         query = query.where(or_(cases.c.subject_hash.is_(None), cases.c.subject_hash != own))
         async with self.db.transaction() as conn:
             rows = (await conn.execute(query.order_by(cases.c.created_at))).all()
@@ -251,7 +228,7 @@ class CaseService:
     async def show(self, reference: str, actor: Person) -> CaseView:
         """The whole case for a recipient or administrator; the read is written to the chronology first."""
         async with self._open_case(reference, actor) as (conn, row):
-            await _event(conn, row.id, self.clock.now(), EventKind.READ, actor.id, {})
+            await add_event(conn, row.id, self.clock.now(), EventKind.READ, actor.id, {})
             return await self._view(conn, row)
 
     async def acknowledge(self, reference: str, actor: Person) -> bool:
@@ -281,7 +258,7 @@ class CaseService:
                 return False
             if not is_recipient and row.acknowledged_at is not None:
                 return False
-            await _event(conn, row.id, now, EventKind.ACKNOWLEDGED, actor.id, {})
+            await add_event(conn, row.id, now, EventKind.ACKNOWLEDGED, actor.id, {})
             if row.acknowledged_at is None:
                 await conn.execute(
                     update(cases)
@@ -293,20 +270,20 @@ class CaseService:
                         updated_at=now,
                     )
                 )
-                await _enqueue(conn, row.id, REPORTER, NoticeEvent.ACKNOWLEDGED, now, data={"by": actor.id})
+                await enqueue(conn, row.id, REPORTER, NoticeEvent.ACKNOWLEDGED, now, data={"by": actor.id})
         return True
 
     async def add_note(self, reference: str, actor: Person, text: str) -> None:
         note = required_text(text, field="note", what="the note")
         async with self._open_case(reference, actor) as (conn, row):
-            await _event(conn, row.id, self.clock.now(), EventKind.NOTE, actor.id, {}, self._seal(note))
+            await add_event(conn, row.id, self.clock.now(), EventKind.NOTE, actor.id, {}, self._seal(note))
 
     async def record_decision(self, reference: str, actor: Person, action: str, reason: str) -> None:
         """An action or decision and the reason for it (KCSIE: every decision and reason in writing)."""
         what = required_text(action, field="action", what="the action or decision", limit=2_000)
         why = required_text(reason, field="reason", what="the reason")
         async with self._open_case(reference, actor) as (conn, row):
-            await _event(
+            await add_event(
                 conn, row.id, self.clock.now(), EventKind.DECISION, actor.id, {}, self._seal(what, why)
             )
 
@@ -328,7 +305,7 @@ class CaseService:
                     outcome_enc=self.db.keys.encrypt(text),
                 )
             )
-            await _event(conn, row.id, now, EventKind.CLOSED, actor.id, {}, self._seal(text))
+            await add_event(conn, row.id, now, EventKind.CLOSED, actor.id, {}, self._seal(text))
 
     # --- access ---------------------------------------------------------------------------------------------
     @asynccontextmanager
@@ -353,12 +330,14 @@ class CaseService:
         except _Refused as refused:
             log.info("access to %s refused for %s", ref, actor.id)
             async with self.db.transaction() as conn:
-                await _event(conn, refused.case_id, self.clock.now(), EventKind.ACCESS_REFUSED, actor.id, {})
+                await add_event(
+                    conn, refused.case_id, self.clock.now(), EventKind.ACCESS_REFUSED, actor.id, {}
+                )
             raise NotFound(_no_case(ref)) from None
 
     async def _may_open(self, conn: AsyncConnection, row: Row[Any], actor: Person) -> bool:
         """Routed recipients and administrators; never the person the case is about."""
-        if row.subject_hash is not None and row.subject_hash == _subject_hash(self.db.keys, actor.id):
+        if row.subject_hash is not None and row.subject_hash == subject_hash(self.db.keys, actor.id):
             return False
         if self.directory.is_admin(actor.id):
             return True
@@ -428,73 +407,8 @@ class CaseService:
 
     # --- escalation ---------------------------------------------------------------------------------------
     async def escalate_due(self) -> list[str]:
-        """Pass every case whose acknowledgement deadline has passed to the next person in line."""
-        now = self.clock.now()
-        query = (
-            select(cases)
-            .where(
-                cases.c.status == CaseStatus.OPEN.value,
-                cases.c.ack_due_at.is_not(None),
-                cases.c.ack_due_at <= now,
-            )
-            .order_by(cases.c.ack_due_at)
-            .limit(50)
-        )
-        escalated: list[str] = []
-        async with self.db.transaction() as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for row in (await conn.execute(query)).all():
-                deadline = self.directory.deadline_for(Category(row.category))
-                await self.advance(conn, row, why=f"not acknowledged within {deadline}")
-                escalated.append(row.reference)
-        return escalated
-
-    async def advance(self, conn: AsyncConnection, row: Row[Any], *, why: str) -> str | None:
-        """Add the next person in the escalation chain not already on the case; None when exhausted."""
-        now = self.clock.now()
-        already = set(
-            (
-                await conn.execute(
-                    select(case_recipients.c.person_id).where(case_recipients.c.case_id == row.id)
-                )
-            ).scalars()
-        )
-        chain: Sequence[dict[str, str]] = row.escalation_chain or []
-        level = row.escalation_level
-        while level < len(chain):
-            candidate = chain[level]
-            level += 1
-            if candidate["person_id"] in already or self.directory.person(candidate["person_id"]) is None:
-                continue
-            reason = f"{candidate['reason']}; escalated: {why}"
-            await self._add_recipient(
-                conn, row.id, Routed(candidate["person_id"], reason), now, NoticeEvent.ESCALATED
-            )
-            due = (
-                self.directory.ack_due(Category(row.category), now)
-                if row.status == CaseStatus.OPEN.value
-                else None
-            )
-            await conn.execute(
-                update(cases)
-                .where(cases.c.id == row.id)
-                .values(escalation_level=level, ack_due_at=due, updated_at=now)
-            )
-            log.info("case %s escalated to %s", row.reference, candidate["person_id"])
-            return str(candidate["person_id"])
-        await conn.execute(
-            update(cases)
-            .where(cases.c.id == row.id)
-            .values(escalation_level=level, ack_due_at=None, updated_at=now)
-        )
-        await _event(conn, row.id, now, EventKind.ESCALATION_EXHAUSTED, SYSTEM, {"why": why})
-        log.warning("case %s: nobody left to escalate to", row.reference)
-        return None
-
-
-def _subject_hash(keys: Keys, person_id: str | None) -> str | None:
-    return keys.hash("subject", person_id) if person_id else None
+        """Pass every overdue case to the next in line (the worker calls this on every pass)."""
+        return await self.escalation.escalate_due()
 
 
 class _Refused(Exception):
@@ -505,59 +419,3 @@ class _Refused(Exception):
 
 def _no_case(reference: str) -> str:
     return f"There is no case {reference} that you can open."
-
-
-async def _event(
-    conn: AsyncConnection,
-    case_id: int,
-    at: datetime,
-    kind: EventKind,
-    actor: str,
-    data: dict[str, Any],
-    text_enc: str | None = None,
-) -> None:
-    await conn.execute(
-        insert(case_events).values(
-            case_id=case_id, at=at, kind=kind.value, actor=actor, data=data, text_enc=text_enc
-        )
-    )
-
-
-async def _enqueue(
-    conn: AsyncConnection,
-    case_id: int,
-    recipient: str,
-    event: NoticeEvent,
-    now: datetime,
-    *,
-    data: dict[str, Any] | None = None,
-) -> None:
-    """One outbox row per (case, recipient, event): the unique constraint makes a second one impossible."""
-    exists = (
-        await conn.execute(
-            select(outbox.c.id).where(
-                outbox.c.case_id == case_id, outbox.c.recipient == recipient, outbox.c.event == event.value
-            )
-        )
-    ).first()
-    if exists is not None:
-        return
-    await conn.execute(
-        insert(outbox).values(
-            case_id=case_id,
-            recipient=recipient,
-            event=event.value,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    await _event(
-        conn,
-        case_id,
-        now,
-        EventKind.NOTIFIED,
-        SYSTEM,
-        {"recipient": recipient, "event": event.value, **(data or {})},
-    )
