@@ -3,6 +3,7 @@ signatures, backoff, giving up, and how the registry picks a notifier per recipi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -172,3 +173,33 @@ async def test_registry_prefers_channels_and_the_reporters_own_channel(tmp_path:
     assert registry.choose(Address(person_id="p")) is webhook
     assert NotifierRegistry([]).choose(Address(person_id="p")) is None
     await registry.close()
+
+
+async def test_the_worker_runs_in_process_until_close(settings: Settings, tmp_path: Path) -> None:
+    log = tmp_path / "n.log"
+    quick = settings.model_copy(update={"worker_poll_seconds": 0.05})
+    opened = await open_reports(quick, notifiers=[ConsoleNotifier(log)])
+    task = opened.start_worker()
+    try:
+        receipt = await opened.service.submit(
+            Submission(category="other", description="x"), SAM, idempotency_key="k"
+        )
+        async with asyncio.timeout(10):
+            while not log.exists() or receipt.reference not in log.read_text():
+                await asyncio.sleep(0.02)
+    finally:
+        await opened.close()
+    assert task.done() and not task.cancelled()
+    assert f"to=jo.evans key={receipt.reference}/jo.evans/new_case" in log.read_text()
+
+
+def test_a_reporter_outside_the_directory_is_addressed_on_their_own_channel() -> None:
+    teams = Address.of_reporter(Reporter(Channel.TEAMS, "aad-123"), None)
+    assert (teams.teams_id, teams.slack_id, teams.is_reporter, teams.label) == (
+        "aad-123",
+        None,
+        True,
+        "reporter",
+    )
+    slack = Address.of_reporter(Reporter(Channel.SLACK, "U999"), None)
+    assert (slack.slack_id, slack.channel) == ("U999", Channel.SLACK)

@@ -106,8 +106,8 @@ async def open_reports(
     Raises ConfigError (bad directory), StorageUnavailable (database down) or KeyMismatch (wrong key)."""
     clock = clock or SystemClock()
     directory = directory or load_directory(settings.directory_file)
-    db = await Database.open(settings, migrate=migrate)
     registry = NotifierRegistry(default_notifiers(settings, clock=clock) if notifiers is None else notifiers)
+    db = await Database.open(settings, migrate=migrate)
     service = CaseService(db, directory, clock=clock)
     worker = DeliveryWorker(
         service,
