@@ -45,7 +45,7 @@ from bot.reports.model import (
     Submission,
 )
 from bot.reports.notify import REPORTER, NoticeEvent
-from bot.reports.routing import RoutingInput, route
+from bot.reports.routing import Route, RoutingInput, route
 from bot.reports.validate import clean_submission, required_text
 from bot.storage.database import Database
 from bot.storage.schema import case_events, case_recipients, cases
@@ -98,34 +98,22 @@ class CaseService:
         }
         try:
             for _ in range(5):
-                existing = await self._by_idempotency(idem)
-                if existing is not None:
-                    return existing
                 try:
                     return await self._insert_case(
                         clean.category, clean.consent_to_name, details, reporter, idem, routed
                     )
                 except IntegrityError:
-                    continue  # the same key committed concurrently, or (rarely) a reference collided
+                    continue  # the key committed concurrently (found next time), or a reference collided
         except StorageUnavailable as exc:
             raise StorageUnavailable(NOT_SAVED) from exc
         raise StorageUnavailable(NOT_SAVED)
 
-    async def _by_idempotency(self, idem: str) -> Receipt | None:
-        async with self.db.transaction() as conn:
-            row = (await conn.execute(select(cases).where(cases.c.idempotency_hash == idem))).one_or_none()
-            if row is None:
-                return None
-            count = len(
-                (
-                    await conn.execute(
-                        select(case_recipients.c.id).where(case_recipients.c.case_id == row.id)
-                    )
-                ).all()
-            )
-        return Receipt(
-            reference=row.reference, category=Category(row.category), recipients=count, created=False
-        )
+    async def _existing(self, conn: AsyncConnection, idem: str) -> Receipt | None:
+        row = (await conn.execute(select(cases).where(cases.c.idempotency_hash == idem))).one_or_none()
+        if row is None:
+            return None
+        found = await conn.execute(select(case_recipients.c.id).where(case_recipients.c.case_id == row.id))
+        return Receipt(row.reference, Category(row.category), recipients=len(found.all()), created=False)
 
     async def _insert_case(
         self,
@@ -134,12 +122,16 @@ class CaseService:
         details: dict[str, Any],
         reporter: Reporter,
         idem: str,
-        routed: Any,
+        routed: Route,
     ) -> Receipt:
+        """Insert the case, its chronology and its notices in one transaction (unless the key was seen)."""
         now = self.clock.now()
         keys = self.db.keys
         reference = new_reference()
         async with self.db.transaction() as conn:
+            existing = await self._existing(conn, idem)
+            if existing is not None:
+                return existing
             case_id = (
                 await conn.execute(
                     insert(cases)
