@@ -181,3 +181,10 @@ def test_person_targets_route_to_that_person() -> None:
     assert (
         route(RoutingInput(OTHER, "p", "q"), directory).person_ids == ()
     )  # nobody: p reported, q is the subject
+
+
+def test_deputy_dsl_as_subject_is_replaced_by_the_dsl() -> None:
+    rules = [Rule(S, ("deputy_dsl",), escalate=())]
+    result = route(RoutingInput(S, "sam.patel", "tom.reid"), DIR, rules)
+    assert list(result.person_ids) == ["priya.shah"]
+    assert result.recipients[0].reason == "dsl (instead of deputy_dsl, who is the subject of the report)"
