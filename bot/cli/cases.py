@@ -17,7 +17,9 @@ from bot.reports import CaseView, Reports
 
 __all__ = ["register"]
 
-cases_app = typer.Typer(help="Read and act on reported cases (recipients and case administrators only).")
+cases_app = typer.Typer(
+    help="Read and act on reported cases (recipients and case administrators only).", no_args_is_help=True
+)
 
 AS = typer.Option(..., "--as", help="Who you are: your person id in the directory (e.g. priya.shah).")
 
