@@ -109,6 +109,25 @@ class Settings(BaseSettings):
     case_retention_days: int = Field(
         6 * 365, ge=1, validation_alias=_env("POLICYBOT_CASE_RETENTION_DAYS", "case_retention_days")
     )
+    case_retention_mode: Literal["anonymise", "delete"] = Field(
+        "anonymise", validation_alias=_env("POLICYBOT_CASE_RETENTION_MODE", "case_retention_mode")
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, validation_alias=_env("POLICYBOT_WEBHOOK_TIMEOUT", "webhook_timeout")
+    )
+    #: How long a worker owns a notice it is delivering; a worker that dies frees it after this.
+    delivery_lease_seconds: float = Field(
+        120.0, gt=0, validation_alias=_env("POLICYBOT_DELIVERY_LEASE_SECONDS", "delivery_lease_seconds")
+    )
+    delivery_retry_base_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_env("POLICYBOT_DELIVERY_RETRY_BASE_SECONDS", "delivery_retry_base_seconds"),
+    )
+    worker_poll_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("POLICYBOT_WORKER_POLL_SECONDS", "worker_poll_seconds")
+    )
+    delivery_batch: int = Field(20, ge=1, validation_alias=_env("POLICYBOT_DELIVERY_BATCH", "delivery_batch"))
 
     @field_validator("slack_api_url")
     @classmethod

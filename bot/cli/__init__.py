@@ -13,9 +13,12 @@ import sys
 import typer
 
 from bot.cli import ask as _ask
+from bot.cli import cases as _cases
+from bot.cli import config as _config
 from bot.cli import corpus as _corpus
 from bot.cli import evaluate as _evaluate
 from bot.cli import index as _index
+from bot.cli import report as _report
 from bot.cli._common import console, fail
 from bot.errors import PolicybotError
 from index.errors import IndexPackageError
@@ -33,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_ask, _evaluate, _index, _corpus):
+for _module in (_ask, _evaluate, _index, _corpus, _cases, _report, _config):
     _module.register(app)
 
 
@@ -50,4 +53,7 @@ def main() -> None:
     except (PolicybotError, IndexPackageError) as exc:
         if debug:
             console.print_exception()
-        fail(str(exc))
+        try:
+            fail(str(exc))
+        except typer.Exit as done:  # outside the Typer app nobody turns Exit into an exit code
+            raise SystemExit(done.exit_code) from None

@@ -1,0 +1,32 @@
+"""`policybot config check`: run every check in ``bot.checks`` and print problems with their fixes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from bot.cli._common import console, settings
+
+__all__ = ["register"]
+
+config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+
+
+@config_app.command("check")
+def check() -> None:
+    """Validate the directory file, the database and the encryption key (secrets are never printed)."""
+    from bot.checks import run_checks
+
+    results = asyncio.run(run_checks(settings()))
+    for result in results:
+        mark = "[green]ok[/]" if result.ok else "[red]problem[/]"
+        console.print(f"{mark}  {result.name}", markup=True)
+        for problem in result.problems:
+            console.print(f"      - {problem}", markup=False)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")

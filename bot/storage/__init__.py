@@ -1,0 +1,26 @@
+"""Persistence for the whole project: the database, encryption keys, migrations and shared repositories."""
+
+from __future__ import annotations
+
+from bot.storage.crypto import Keys, load_keys
+from bot.storage.database import Database
+from bot.storage.shared import (
+    ConversationRefs,
+    ConversationTurns,
+    FeedbackCounts,
+    FeedbackRecord,
+    FeedbackRepository,
+    ProcessedEvents,
+)
+
+__all__ = [
+    "ConversationRefs",
+    "ConversationTurns",
+    "Database",
+    "FeedbackCounts",
+    "FeedbackRecord",
+    "FeedbackRepository",
+    "Keys",
+    "ProcessedEvents",
+    "load_keys",
+]

@@ -1,0 +1,193 @@
+"""``Database``: engine, transactions (outages become ``StorageUnavailable``), migrations, key check.
+
+SQLite (aiosqlite, under var/) by default, PostgreSQL (asyncpg) when DATABASE_URL is set. Migrations ship in
+``bot/storage/migrations`` and run programmatically at start-up; on PostgreSQL an advisory lock serialises
+replicas that start together. An encrypted sentinel row proves the configured key is the one the data was
+written with, so a lost key stops start-up loudly instead of producing garbage later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.config import Settings
+from bot.errors import KeyMismatch, StorageUnavailable
+from bot.storage.crypto import Keys, load_keys
+from bot.storage.schema import meta
+
+__all__ = ["MIGRATIONS_DIR", "Database", "is_outage"]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: pg_advisory_xact_lock key serialising migrations across replicas ("pbot" in ASCII).
+_MIGRATION_LOCK = 0x70626F74
+_SENTINEL_KEY = "key_check"
+_SENTINEL_TEXT = "policybot key check v1"
+_OUTAGE = "The database cannot be reached, so nothing was saved. Please try again in a few minutes."
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for errors meaning "the database is not there" (as opposed to a bug or a constraint)."""
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class Database:
+    """One engine and the encryption keys; every query runs inside ``transaction()``."""
+
+    def __init__(self, engine: AsyncEngine, keys: Keys) -> None:
+        self.engine = engine
+        self.keys = keys
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @classmethod
+    async def open(cls, settings: Settings, *, keys: Keys | None = None, migrate: bool = True) -> Database:
+        """Connect, bring the schema up to date (unless ``migrate`` is False) and verify the key."""
+        url = settings.effective_database_url
+        if url.startswith("sqlite"):
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+        db = cls(create_engine(url), keys or load_keys(settings))
+        try:
+            if migrate:
+                await db.upgrade()
+            await db.check_key()
+            if not settings.database_url and settings.sqlite_path.exists():
+                settings.sqlite_path.chmod(
+                    0o600
+                )  # encrypted, but its metadata is still nobody else's business
+        except BaseException:
+            await db.dispose()
+            raise
+        return db
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A committed-or-rolled-back transaction; outages surface as StorageUnavailable (nothing saved)."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except Exception as exc:
+            if is_outage(exc):
+                log.warning("database unavailable: %s", type(exc).__name__)
+                raise StorageUnavailable(_OUTAGE) from exc
+            raise
+
+    async def ping(self) -> bool:
+        """Readiness: can we run a query right now?"""
+        try:
+            async with asyncio.timeout(5):
+                async with self.transaction() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except (StorageUnavailable, TimeoutError):
+            return False
+        return True
+
+    # --- migrations ----------------------------------------------------------------------------------------
+    async def upgrade(self) -> None:
+        """Run pending migrations (idempotent; safe when several replicas start at once)."""
+        async with self.transaction() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            await conn.run_sync(_upgrade_sync)
+
+    async def migrations_current(self) -> bool:
+        """Readiness: is the schema at the newest migration this code ships?"""
+        heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+        async with self.transaction() as conn:
+            current = await conn.run_sync(lambda c: set(MigrationContext.configure(c).get_current_heads()))
+        return current == heads
+
+    # --- key check ---------------------------------------------------------------------------------------
+    async def check_key(self) -> None:
+        """Decrypt the sentinel (writing it on a new database); a different key raises KeyMismatch."""
+        for _ in range(2):
+            async with self.transaction() as conn:
+                stored = (
+                    await conn.execute(select(meta.c.value).where(meta.c.key == _SENTINEL_KEY))
+                ).scalar_one_or_none()
+            if stored is not None:
+                try:
+                    ok = self.keys.decrypt(stored) == _SENTINEL_TEXT
+                except KeyMismatch:
+                    ok = False
+                if not ok:
+                    if self.keys.generated is not None:
+                        # We just made a key for a database that already has data: the real key is lost or
+                        # elsewhere. Remove ours so restoring the original file is all it takes.
+                        self.keys.generated.unlink(missing_ok=True)
+                    raise KeyMismatch(
+                        "The encryption key does not match the one this database was created with "
+                        f"(key from {self.keys.source}). Refusing to start: stored reports would be "
+                        "unreadable. Restore the original POLICYBOT_SECRET_KEY (or var/secret.key)."
+                    )
+                return
+            try:
+                async with self.transaction() as conn:
+                    await conn.execute(
+                        insert(meta).values(key=_SENTINEL_KEY, value=self.keys.encrypt(_SENTINEL_TEXT))
+                    )
+                return
+            except IntegrityError:
+                continue  # another replica wrote it first: read and check theirs
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine tuned per backend (SQLite: WAL, busy timeout, BEGIN IMMEDIATE; PostgreSQL: pre-ping)."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take transactions into our own hands so writers queue (busy timeout) instead of deadlocking.
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"timeout": 10}
+    )
+
+
+def _alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade_sync(connection: Connection) -> None:
+    command.upgrade(_alembic_config(connection), "head")
