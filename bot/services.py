@@ -1,0 +1,109 @@
+"""Everything a running policybot needs, opened together: the assistant, the reports core, shared repositories.
+
+The server, the worker and the CLI build one ``Services`` each and pass it down; nothing is a module global.
+The model and index load in a worker thread so start-up does not block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.assistant import Assistant, SafeguardingContact
+from bot.clock import Clock
+from bot.config import Settings
+from bot.conversation import ConversationMemory
+from bot.reports.app import Reports, open_reports
+from bot.reports.directory import Directory
+from bot.storage.shared import ConversationRefs, ConversationTurns, FeedbackRepository, ProcessedEvents
+
+__all__ = ["DatabaseConversations", "Services", "safeguarding_contact"]
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseConversations:
+    """Follow-up context in the shared database, so a thread keeps its context whichever replica answers."""
+
+    def __init__(self, turns: ConversationTurns) -> None:
+        self._turns = turns
+
+    async def recent(self, key: str) -> list[str]:
+        return await self._turns.recent(key)
+
+    async def remember(self, key: str, question: str) -> None:
+        await self._turns.append(key, question)
+
+
+def safeguarding_contact(directory: Directory) -> SafeguardingContact:
+    """Who urgent messages name: the DSL (or deputy) from the directory, with how to reach them."""
+    for role in ("dsl", "deputy_dsl"):
+        people = [p for p in directory.people.values() if role in p.roles]
+        if people:
+            person = people[0]
+            title = (
+                "the Designated Safeguarding Lead"
+                if role == "dsl"
+                else "the Deputy Designated Safeguarding Lead"
+            )
+            how = person.email or ""
+            return SafeguardingContact(name=f"{title}, {person.name}", how=how)
+    return SafeguardingContact(name="the Designated Safeguarding Lead")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    assistant: Assistant
+    reports: Reports
+    feedback: FeedbackRepository
+    events: ProcessedEvents
+    conversation_refs: ConversationRefs
+    memory: ConversationMemory
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        assistant: Assistant | None = None,
+        clock: Clock | None = None,
+        start_worker: bool | None = None,
+        on_rebuild: Callable[[str], None] | None = None,
+    ) -> Services:
+        """Open the database (migrating it), load the directory, the model and the index; start the worker."""
+        reports = await open_reports(settings, clock=clock)
+        try:
+            memory = DatabaseConversations(ConversationTurns(reports.db, clock=reports.clock))
+            contact = safeguarding_contact(reports.directory)
+            if assistant is None:
+                assistant = await asyncio.to_thread(
+                    Assistant.from_settings,
+                    settings,
+                    memory=memory,
+                    safeguarding=contact,
+                    on_rebuild=on_rebuild,
+                )
+            else:
+                assistant.memory = memory
+                assistant.safeguarding = contact
+        except BaseException:
+            await reports.close()
+            raise
+        services = cls(
+            settings=settings,
+            assistant=assistant,
+            reports=reports,
+            feedback=FeedbackRepository(reports.db, clock=reports.clock),
+            events=ProcessedEvents(reports.db, clock=reports.clock),
+            conversation_refs=ConversationRefs(reports.db, clock=reports.clock),
+            memory=memory,
+        )
+        if settings.worker if start_worker is None else start_worker:
+            reports.start_worker()
+        return services
+
+    async def close(self) -> None:
+        await self.reports.close()
