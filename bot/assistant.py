@@ -22,7 +22,7 @@ from bot.batching import MicroBatcher
 from bot.config import Settings
 from bot.conversation import ConversationMemory, InMemoryConversations, resolve_follow_up
 from bot.domain import Contact, Intent, Message, Reply, ReplyKind
-from bot.intent import IntentClassifier, IntentResult, is_help
+from bot.intent import IntentClassifier, IntentResult, is_help, reading
 from index.corpus import RelatedDoc
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.search import HybridSearcher, SearchResult, Weights
@@ -161,16 +161,21 @@ class Assistant:
     def _analyse_batch(self, items: Sequence[tuple[str, str]]) -> list[tuple[SearchResult, IntentResult]]:
         """Embed every query's segments in one pass; search and classify each."""
         plans = [self.searcher.plan(query) for _, query in items]
-        # The classifier reads the message as written (not expanded): one more text per message, same pass.
-        flat = [t for (text, _), plan in zip(items, plans, strict=True) for t in (*plan.texts, text)]
+        # The classifier reads the message in the policy's vocabulary, which is what search embeds first;
+        # only a follow-up (searched together with its context) needs its own text embedded.
+        flat: list[str] = []
+        for (text, query), plan in zip(items, plans, strict=True):
+            flat.extend(plan.texts)
+            if query != text:
+                flat.append(reading(text))
         vectors = self.embedder.encode(flat)
         out: list[tuple[SearchResult, IntentResult]] = []
         start = 0
         for (text, query), plan in zip(items, plans, strict=True):
             n = len(plan.texts)
             vecs = vectors[start : start + n]
-            message_vector = vectors[start + n]
-            start += n + 1
+            message_vector = vectors[start + n] if query != text else vecs[0]
+            start += n + (1 if query != text else 0)
             result = self.searcher.search(query, vectors=vecs, k=8)
             intent = self.classifier.classify(text, message_vector)
             out.append((result, intent))

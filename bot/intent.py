@@ -26,13 +26,16 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.domain import Intent
 from index.embed import Embedder, Vectors
+from index.lexicon import expand, normalise
 
-__all__ = ["EXAMPLES", "Example", "IntentClassifier", "IntentResult", "is_help", "load_examples"]
+__all__ = ["EXAMPLES", "Example", "IntentClassifier", "IntentResult", "is_help", "load_examples", "reading"]
 
 log = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).parent / "data" / "intent_examples.jsonl"
 LABELS = ("question", "report", "urgent", "help", "offtopic")
+#: Bump when ``reading`` changes, so cached example embeddings are recomputed.
+_READING_VERSION = "expand-1"
 
 _HELP = re.compile(
     r"^\W*(hi|hello|hey|hiya|yo|morning|good (morning|afternoon|evening)|help|help me|menu|start|"
@@ -53,6 +56,14 @@ _MINOR = re.compile(
     r"minor|learner|vulnerable|young (person|people)|under ?age|looked after)\b",
     re.IGNORECASE,
 )
+
+
+def reading(text: str) -> str:
+    """The text whose embedding the classifier reads: the message in the policy's vocabulary.
+
+    It is exactly what search embeds first for the message, so classifying costs no extra forward pass.
+    """
+    return expand(normalise(text).strip())
 
 
 def is_help(text: str) -> bool:
@@ -93,8 +104,8 @@ def load_examples(path: Path = EXAMPLES) -> list[Example]:
 class IntentClassifier:
     """Embedding and character n-gram classifiers averaged; thresholds favour catching reports."""
 
-    REPORT_THRESHOLD = 0.45
-    URGENT_THRESHOLD = 0.40
+    REPORT_THRESHOLD = 0.35
+    URGENT_THRESHOLD = 0.30
     OFFTOPIC_THRESHOLD = 0.60
 
     def __init__(self, examples: Sequence[Example], vectors: Vectors) -> None:
@@ -115,7 +126,9 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """Fit on the shipped examples; their embeddings are cached per (examples, model) under var/index/."""
         examples = load_examples(examples_path)
-        digest = hashlib.sha256(examples_path.read_bytes() + embedder.name.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(
+            examples_path.read_bytes() + embedder.name.encode() + _READING_VERSION.encode()
+        ).hexdigest()[:16]
         cache = cache_dir / f"intent-{digest}.npy"
         vectors: Vectors | None = None
         if cache.is_file():
@@ -126,7 +139,7 @@ class IntentClassifier:
             except (OSError, ValueError):
                 log.warning("intent example cache unreadable; re-embedding")
         if vectors is None:
-            vectors = embedder.encode([e.text for e in examples])
+            vectors = embedder.encode([reading(e.text) for e in examples])
             cache_dir.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_name(cache.name + ".tmp.npy")
             np.save(tmp, vectors, allow_pickle=False)

@@ -15,6 +15,7 @@ disturbs the index that serves. ``open_index`` rebuilds when the corpus or the m
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -33,6 +34,9 @@ from index.corpus import Corpus, load_corpus
 from index.embed import Embedder, Vectors
 from index.errors import IndexCorrupt, IndexMissing
 from index.tokens import tokenize
+
+# bm25s sets its own logger to DEBUG, which would print a line per build through any root handler.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 __all__ = ["FORMAT", "BuiltIndex", "Manifest", "build_index", "load_index", "open_index"]
 
@@ -151,6 +155,13 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
     path = index_dir / current.read_text(encoding="utf-8").strip()
     try:
         raw = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"index at {path} has no readable manifest; run `policybot index build`") from exc
+    if raw.get("format") != FORMAT:
+        raise IndexCorrupt(
+            f"index at {path} was built by another version of policybot (format {raw.get('format')})"
+        )
+    try:
         raw["truncated_passages"] = tuple(raw.get("truncated_passages", ()))
         manifest = Manifest(**raw)
         passages = tuple(

@@ -13,6 +13,7 @@ import sys
 import typer
 
 from bot.cli import ask as _ask
+from bot.cli import bench as _bench
 from bot.cli import cases as _cases
 from bot.cli import config as _config
 from bot.cli import corpus as _corpus
@@ -37,7 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_ask, _evaluate, _index, _corpus, _cases, _report, _config, _serve):
+for _module in (_ask, _bench, _evaluate, _index, _corpus, _cases, _report, _config, _serve):
     _module.register(app)
 
 
