@@ -136,7 +136,7 @@ def _measure(
         embedder.encode([q])
         assistant.answer(q)
     cycle = [questions[i % len(questions)] for i in range(repeats)]
-    embed_ms = [_timed(lambda q=q: embedder.encode([q])) for q in cycle]
+    embed_ms = [_timed(embedder.encode, [q]) for q in cycle]
 
     async def answers() -> list[float]:
         out = []
@@ -188,9 +188,9 @@ def _cold_start(settings: Settings) -> tuple[float, float]:
     return wall, data["rss"] / 1024.0
 
 
-def _timed(fn: Callable[[], object]) -> float:
+def _timed(fn: Callable[[list[str]], object], arg: list[str]) -> float:
     t0 = time.perf_counter()
-    fn()
+    fn(arg)
     return 1e3 * (time.perf_counter() - t0)
 
 
