@@ -57,9 +57,13 @@ def resolve_model(model: str) -> tuple[str, str]:
 
 
 class SentenceTransformerEmbedder:
-    """sentence-transformers on the CPU. ``encode`` is thread-safe and may be called from worker threads."""
+    """sentence-transformers on the CPU. ``encode`` is thread-safe and may be called from worker threads.
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", *, batch_size: int = 64, device: str = "cpu") -> None:
+    ``batch_size`` bounds the model's own mini-batches: attention activations for 64 texts of 256 word pieces
+    take about 400 MB, so 16 keeps a serving process well under 1 GB at no cost in CPU throughput.
+    """
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", *, batch_size: int = 16, device: str = "cpu") -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
