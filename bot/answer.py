@@ -37,8 +37,8 @@ class AnswerPolicy:
     gate: float = 0.42
     gate_weights: tuple[float, float, float, float] = (1.425, 1.289, 1.2, -3.06)
     gate_bias: float = -2.681
-    #: A second or third section is cited when it scores within this of the first.
-    secondary_margin: float = 0.035
+    #: A second or third section is cited when its fused score (a sum of z-scores) is within this of the first.
+    secondary_margin: float = 1.0
     #: Sections named as "nearest" in a no-answer need at least this sentence cosine.
     nearest_floor: float = 0.35
     max_citations: int = 3
