@@ -3,8 +3,8 @@
 Two logistic regressions, averaged: one over the message embedding (already computed for search, so no extra
 forward pass), which knows what the message is about; one over character n-grams, which hears how it is told
 ("my manager keeps posting", "a parent has been messaging me" versus "can I", "is it ok to"). Both are trained on
-the labelled examples shipped in ``bot/data/intent_examples.jsonl``; only the example embeddings are cached (as
-plain arrays, never pickles) and the models are refitted at start-up in well under a second.
+the labelled examples shipped in ``bot/data/intent_examples.jsonl`` the first time they are needed; their fitted
+parameters are cached under var/index/ as plain arrays and JSON (never pickles), so later starts load them.
 
 The report threshold is set for recall: missing a report costs far more than showing the "Report this privately"
 button to someone who only had a question. Greetings, "help" and empty messages are recognised by rule.
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
+import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -108,43 +110,87 @@ class IntentClassifier:
     URGENT_THRESHOLD = 0.30
     OFFTOPIC_THRESHOLD = 0.60
 
-    def __init__(self, examples: Sequence[Example], vectors: Vectors) -> None:
+    def __init__(
+        self, embedding_model: LogisticRegression, ngrams: TfidfVectorizer, ngram_model: LogisticRegression
+    ) -> None:
+        self._embedding_model = embedding_model
+        self._ngrams = ngrams
+        self._ngram_model = ngram_model
+        self._classes = [str(c) for c in embedding_model.classes_]
+
+    @classmethod
+    def fit(cls, examples: Sequence[Example], vectors: Vectors) -> IntentClassifier:
+        """Train both models (seconds; ``load_or_train`` caches the result)."""
         labels = np.array([e.label for e in examples])
-        self._embedding_model = LogisticRegression(C=2.0, max_iter=3000, class_weight="balanced")
-        self._embedding_model.fit(vectors, labels)
-        self._ngrams = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True
+        embedding_model = LogisticRegression(
+            C=2.0, max_iter=3000, class_weight="balanced", solver="newton-cg"
         )
-        grams = self._ngrams.fit_transform([e.text for e in examples])
-        self._ngram_model = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced")
-        self._ngram_model.fit(grams, labels)
-        self._classes = [str(c) for c in self._embedding_model.classes_]
+        embedding_model.fit(vectors, labels)
+        ngrams = _vectorizer()
+        grams = ngrams.fit_transform([e.text for e in examples])
+        ngram_model = LogisticRegression(C=10.0, max_iter=3000, class_weight="balanced", solver="newton-cg")
+        ngram_model.fit(grams, labels)
+        return cls(embedding_model, ngrams, ngram_model)
 
     @classmethod
     def load_or_train(
         cls, cache_dir: Path, embedder: Embedder, examples_path: Path = EXAMPLES
     ) -> IntentClassifier:
-        """Fit on the shipped examples; their embeddings are cached per (examples, model) under var/index/."""
-        examples = load_examples(examples_path)
+        """The classifier for these examples and this model: fitted once, then loaded from var/index/.
+
+        The cache is plain arrays and JSON (never a pickle), keyed by the examples, the model and the library
+        versions, so a change to any of them retrains.
+        """
         digest = hashlib.sha256(
-            examples_path.read_bytes() + embedder.name.encode() + _READING_VERSION.encode()
+            examples_path.read_bytes()
+            + embedder.name.encode()
+            + _READING_VERSION.encode()
+            + sklearn.__version__.encode()
         ).hexdigest()[:16]
-        cache = cache_dir / f"intent-{digest}.npy"
-        vectors: Vectors | None = None
-        if cache.is_file():
-            try:
-                loaded = np.load(cache, allow_pickle=False)
-                if loaded.shape == (len(examples), embedder.dim):
-                    vectors = loaded.astype(np.float32)
-            except (OSError, ValueError):
-                log.warning("intent example cache unreadable; re-embedding")
-        if vectors is None:
-            vectors = embedder.encode([reading(e.text) for e in examples])
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(cache.name + ".tmp.npy")
-            np.save(tmp, vectors, allow_pickle=False)
-            tmp.replace(cache)
-        return cls(examples, vectors)
+        cache = cache_dir / f"intent-{digest}"
+        try:
+            return cls._load(cache)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("intent classifier cache unreadable (%s); retraining", type(exc).__name__)
+        examples = load_examples(examples_path)
+        vectors = embedder.encode([reading(e.text) for e in examples])
+        classifier = cls.fit(examples, vectors)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        classifier._save(cache)
+        return classifier
+
+    def _save(self, stem: Path) -> None:
+        tmp_npz = stem.with_name(stem.name + ".tmp.npz")
+        np.savez(
+            tmp_npz,
+            classes=np.array(self._classes),
+            embedding_coef=self._embedding_model.coef_,
+            embedding_intercept=self._embedding_model.intercept_,
+            ngram_coef=self._ngram_model.coef_,
+            ngram_intercept=self._ngram_model.intercept_,
+            idf=self._ngrams.idf_,
+        )
+        tmp_json = stem.with_name(stem.name + ".tmp.json")
+        vocabulary = {k: int(v) for k, v in self._ngrams.vocabulary_.items()}
+        tmp_json.write_text(json.dumps(vocabulary), encoding="utf-8")
+        tmp_json.replace(stem.with_suffix(".json"))
+        tmp_npz.replace(stem.with_suffix(".npz"))
+
+    @classmethod
+    def _load(cls, stem: Path) -> IntentClassifier:
+        data = np.load(stem.with_suffix(".npz"), allow_pickle=False)
+        vocabulary = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+        classes = data["classes"]
+        embedding_model = _restored(classes, data["embedding_coef"], data["embedding_intercept"])
+        ngram_model = _restored(classes, data["ngram_coef"], data["ngram_intercept"])
+        ngrams = _vectorizer()
+        ngrams.vocabulary_ = vocabulary
+        ngrams.idf_ = data["idf"]
+        if len(vocabulary) != ngram_model.coef_.shape[1]:
+            raise ValueError("intent cache: vocabulary and model disagree")
+        return cls(embedding_model, ngrams, ngram_model)
 
     def probabilities(self, text: str, vector: Vectors) -> dict[str, float]:
         p_embed = self._embedding_model.predict_proba(vector.reshape(1, -1))[0]
@@ -166,3 +212,18 @@ class IntentClassifier:
             return IntentResult(Intent.HELP, probs, offtopic=False)
         offtopic = probs.get("offtopic", 0.0) >= self.OFFTOPIC_THRESHOLD
         return IntentResult(Intent.QUESTION, probs, offtopic=offtopic)
+
+
+def _vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, lowercase=True)
+
+
+def _restored(
+    classes: npt.NDArray[np.str_], coef: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]
+) -> LogisticRegression:
+    """A fitted logistic regression rebuilt from its parameters (prediction needs nothing else)."""
+    model = LogisticRegression()
+    model.classes_ = classes
+    model.coef_ = coef
+    model.intercept_ = intercept
+    return model
