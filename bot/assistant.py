@@ -57,6 +57,12 @@ HELP_TEXT = (
 )
 
 
+QUICK_GUIDANCE_TEXT = (
+    "The rules staff most often need, in the policy's own words. Ask me anything else about it, or report a "
+    "concern privately. If anyone is in immediate danger, call 999."
+)
+
+
 class Assistant:
     """Answers one message at a time (``handle``) or many at once (``answer_many``: one forward pass)."""
 
@@ -84,6 +90,7 @@ class Assistant:
         )
         self._related = index.corpus.missing_related
         self._report_guidance = self._guidance_sections()
+        self._quick: Reply | None = None
 
     # --- construction --------------------------------------------------------------------------------------
 
@@ -142,6 +149,32 @@ class Assistant:
             1e3 * (time.perf_counter() - started),
         )
         return reply
+
+    def quick_guidance(self) -> Reply:
+        """The rules staff most need, quoted: each ``[quick_guidance]`` topic of corpus.toml answered from the
+        documents (its best citation), so the guidance is the policy's own words and follows its changes.
+
+        Cached: the index is read-only while this assistant lives."""
+        if self._quick is None:
+            topics = self.index.corpus.quick_guidance
+            seen: set[str] = set()
+            citations = []
+            for reply in self.answer_many(list(topics)) if topics else []:
+                if reply.kind is ReplyKind.ANSWER and reply.citations:
+                    best = reply.citations[0]
+                    if best.quote not in seen:
+                        seen.add(best.quote)
+                        citations.append(best)
+            self._quick = Reply(
+                question="help",
+                kind=ReplyKind.HELP,
+                text=QUICK_GUIDANCE_TEXT,
+                citations=tuple(citations),
+                intent=Intent.HELP,
+                contacts=self.composer.contacts("help"),
+                id="quick-guidance",
+            )
+        return self._quick
 
     def answer(self, text: str) -> Reply:
         """Synchronous single answer without conversation context (CLI, evaluation, benchmarks)."""

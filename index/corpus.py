@@ -106,6 +106,8 @@ class Corpus:
     contacts: tuple[Contact, ...]
     sha256: str
     root: Path
+    #: What staff most need to know, as questions: quick guidance answers each from the documents themselves.
+    quick_guidance: tuple[str, ...] = ()
 
     def document(self, doc_id: str) -> Document:
         for doc in self.documents:
@@ -145,12 +147,18 @@ def load_corpus(root: Path) -> Corpus:
     toml_path = root / CORPUS_TOML
     related: tuple[RelatedDoc, ...] = ()
     contacts: tuple[Contact, ...] = ()
+    quick: tuple[str, ...] = ()
     if toml_path.is_file():
         raw = _read(toml_path)
         digest.update(b"corpus.toml\0" + raw.encode())
-        related, contacts = _parse_corpus_toml(raw, toml_path)
+        related, contacts, quick = _parse_corpus_toml(raw, toml_path)
     return Corpus(
-        documents=tuple(documents), related=related, contacts=contacts, sha256=digest.hexdigest(), root=root
+        documents=tuple(documents),
+        related=related,
+        contacts=contacts,
+        sha256=digest.hexdigest(),
+        root=root,
+        quick_guidance=quick,
     )
 
 
@@ -249,7 +257,9 @@ def _sections(body: list[str], *, first_line: int, path: Path) -> list[Section]:
     return sections
 
 
-def _parse_corpus_toml(raw: str, path: Path) -> tuple[tuple[RelatedDoc, ...], tuple[Contact, ...]]:
+def _parse_corpus_toml(
+    raw: str, path: Path
+) -> tuple[tuple[RelatedDoc, ...], tuple[Contact, ...], tuple[str, ...]]:
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
@@ -277,7 +287,10 @@ def _parse_corpus_toml(raw: str, path: Path) -> tuple[tuple[RelatedDoc, ...], tu
         )
         for c in data.get("contacts", [])
     )
-    return tuple(related), contacts
+    topics = data.get("quick_guidance", {}).get("topics", [])
+    if not isinstance(topics, list) or not all(isinstance(t, str) and t.strip() for t in topics):
+        raise CorpusError(path, "[quick_guidance] topics must be a list of questions")
+    return tuple(related), contacts, tuple(t.strip() for t in topics)
 
 
 def _line_of(raw: str, index: int) -> int | None:

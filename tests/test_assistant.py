@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import PROJECT_ROOT
 from bot.domain import Intent, Message, ReplyKind
 from bot.evaluation import load_items
 from tests.conftest import DEV_QUESTIONS, STAFF_QUESTIONS
@@ -129,13 +130,37 @@ async def test_reports_are_never_kept_as_context(assistant) -> None:  # type: ig
 
 
 async def test_concurrent_handles_share_forward_passes(assistant) -> None:  # type: ignore[no-untyped-def]
+    """Batching is an optimisation only: the same questions get the same replies, in fewer forward passes."""
     import asyncio
 
+    questions = [
+        "can I use facebook at work on my break",
+        "can I accept a friend request from a parent",
+        "am I allowed to moan about my manager on twitter",
+        "what should I do if someone posts abuse about me online",
+        "who is responsible for enforcing this policy",
+        "can I put my employer on my linkedin profile",
+    ] * 2
+    alone = [await assistant.handle(Message(text=q)) for q in questions]
     before = assistant._batcher.batches
-    questions = [f"can I use facebook at work on my break number {i}" for i in range(12)]
-    replies = await asyncio.gather(*(assistant.handle(Message(text=q)) for q in questions))
-    assert all(r.kind is ReplyKind.ANSWER for r in replies)
+    together = await asyncio.gather(*(assistant.handle(Message(text=q)) for q in questions))
     assert assistant._batcher.batches - before < len(questions)
+    for a, b in zip(alone, together, strict=True):
+        assert (a.kind, a.intent) == (b.kind, b.intent), a.question
+        assert [c.section for c in a.citations] == [c.section for c in b.citations], a.question
+    assert sum(r.kind is ReplyKind.ANSWER for r in together) >= len(questions) // 2
+
+
+def test_quick_guidance_quotes_the_rules_staff_most_need(assistant) -> None:  # type: ignore[no-untyped-def]
+    guidance = assistant.quick_guidance()
+    assert guidance.kind is ReplyKind.HELP
+    sections = {c.section for c in guidance.citations}
+    assert {"6.3", "A1"} <= sections
+    assert len(guidance.citations) >= 4
+    body = (PROJECT_ROOT / "policy_corpus" / "social-media-policy.md").read_text(encoding="utf-8")
+    for citation in guidance.citations:
+        for sentence in citation.sentences:
+            assert sentence in body
 
 
 def test_json_contract(assistant) -> None:  # type: ignore[no-untyped-def]
