@@ -10,6 +10,7 @@ forward pass runs are embedded together in the next one.
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
@@ -111,6 +112,16 @@ class Assistant:
         return cls(
             index=index, embedder=embedder, classifier=classifier, memory=memory, safeguarding=safeguarding
         )
+
+    def with_context(self, *, memory: ConversationMemory, safeguarding: SafeguardingContact) -> Assistant:
+        """This assistant (same model, index, classifier and batcher) with another memory and DSL contact.
+
+        Each ``Services`` takes its own view, so several servers in one process (tests) never change each
+        other's assistant."""
+        clone = copy.copy(self)
+        clone.memory = memory
+        clone.safeguarding = safeguarding
+        return clone
 
     def variant(self, mode: str) -> Assistant:
         """The same assistant searching with one signal only ("dense" or "lexical"), for evaluation."""

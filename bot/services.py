@@ -87,8 +87,7 @@ class Services:
                     on_rebuild=on_rebuild,
                 )
             else:
-                assistant.memory = memory
-                assistant.safeguarding = contact
+                assistant = assistant.with_context(memory=memory, safeguarding=contact)
         except BaseException:
             await reports.close()
             raise
