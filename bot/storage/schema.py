@@ -38,6 +38,8 @@ __all__ = [
     "metadata",
     "outbox",
     "processed_events",
+    "web_sessions",
+    "web_signins_used",
 ]
 
 metadata = MetaData(
@@ -191,4 +193,27 @@ conversation_turns = Table(
     Column("text_enc", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Index("ix_conversation_turns_key", "conversation_key", "id"),
+)
+
+# --- web console and dashboard ---------------------------------------------------------------------------
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # Keyed hash of the cookie's random token: a database leak does not hand out live sessions.
+    Column("id_hash", String(64), primary_key=True),
+    # Signed in through a one-time link: may open the cases routed to this person.
+    Column("person_id", String(64)),
+    # Local mode only: who the console acts as ("you are: Sam"); never grants access to cases.
+    Column("acting_as", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+web_signins_used = Table(
+    "web_signins_used",
+    metadata,
+    # Keyed hash of a sign-in link's nonce: every replica refuses a link that was used once.
+    Column("nonce_hash", String(64), primary_key=True),
+    Column("used_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
