@@ -1,0 +1,53 @@
+"""The web edge: the local console (a DM with policybot in the browser), the report form and "My reports",
+and the case dashboard with exports, all server-rendered and served by policybot itself.
+
+``mount(app, settings)`` adds the routes to the one application. The dashboard, sign-in and "My reports" are
+always mounted (Slack and Teams notices link to them); the console only when ``settings.console_enabled``, at
+``/`` in local mode (no chat credentials) and at ``/console`` otherwise.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.web import cases, console, reports_form, signin
+from bot.web.auth import SessionStore, make_signin_link
+from bot.web.pages import HERE, WEB, WebState, make_templates, security_middleware, session_lifetime
+
+__all__ = ["make_signin_link", "mount"]
+
+
+def mount(app: web.Application, settings: Settings) -> None:
+    """Add the web pages to ``app`` (their state is built on start-up, once the services are open)."""
+    local_mode = settings.console_enabled and not (settings.slack_enabled or settings.teams_enabled)
+
+    async def start(app: web.Application) -> None:
+        from bot.server import SERVICES  # late: the server imports this package
+
+        services = app[SERVICES]
+        app[WEB] = WebState(
+            settings=settings,
+            sessions=SessionStore(
+                services.reports.db, lifetime=session_lifetime(settings), clock=services.reports.clock
+            ),
+            templates=make_templates(),
+            local_mode=local_mode,
+            console_enabled=settings.console_enabled,
+        )
+
+    app.on_startup.append(start)
+    app.middlewares.append(security_middleware)
+    if settings.console_enabled:
+        console.routes(app, at_root=local_mode)
+    if not local_mode:
+        app.router.add_get("/", _home, name="web.home")
+    reports_form.routes(app)
+    cases.routes(app)
+    signin.routes(app)
+    app.router.add_static("/static", HERE / "static", name="static")
+
+
+async def _home(request: web.Request) -> web.StreamResponse:
+    location = "/console" if request.app[WEB].console_enabled else "/cases"
+    return web.Response(status=303, headers={"Location": location})
