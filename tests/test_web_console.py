@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from bot.config import Settings
-from bot.reports.model import Reporter
 from bot.domain import Channel
+from bot.reports.model import Reporter
 from tests.web_helpers import KEY, csrf_of, page, web_client
 
 
@@ -109,7 +109,7 @@ async def test_quick_guidance(settings: Settings, assistant: Any) -> None:
 
 async def test_post_without_csrf_is_refused_and_changes_nothing(settings: Settings, assistant: Any) -> None:
     async with web_client(settings, assistant) as (client, services):
-        html, csrf = await page(client, "/report")
+        html, _ = await page(client, "/report")
         key = KEY.search(html).group(1)  # type: ignore[union-attr]
         form = {"category": "other", "description": "Something odd happened", "key": key}
         r = await client.post("/report", data=form)
