@@ -8,7 +8,10 @@ from typing import Any
 from bot.config import Settings
 from bot.domain import Channel
 from bot.reports.model import Reporter
-from tests.web_helpers import KEY, csrf_of, page, web_client
+from tests.web_helpers import INDEX_CACHE, KEY, cached_core_var_dir, csrf_of, page, web_client
+
+if INDEX_CACHE:
+    core_var_dir = cached_core_var_dir
 
 
 async def test_console_at_root_in_local_mode_with_strict_headers(settings: Settings, assistant: Any) -> None:

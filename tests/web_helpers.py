@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Settings
@@ -45,3 +48,14 @@ async def page(client: TestClient[Any, Any], path: str) -> tuple[str, str]:
     assert response.status == 200, (path, response.status)
     html = await response.text()
     return html, csrf_of(html)
+
+
+@pytest.fixture(scope="session")
+def cached_core_var_dir() -> Path:
+    """Development aid: POLICYBOT_TEST_INDEX_CACHE names a state directory whose built index is reused
+    between runs (building it takes minutes on a busy machine). Unset (CI), the shared fixture builds it."""
+    return Path(INDEX_CACHE or ".")
+
+
+#: Assign ``core_var_dir = cached_core_var_dir`` in a test module when this is set.
+INDEX_CACHE = os.environ.get("POLICYBOT_TEST_INDEX_CACHE")
