@@ -8,6 +8,8 @@ always mounted (Slack and Teams notices link to them); the console only when ``s
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from bot.config import Settings
@@ -15,7 +17,17 @@ from bot.web import cases, console, reports_form, signin
 from bot.web.auth import SessionStore, make_signin_link
 from bot.web.pages import HERE, WEB, WebState, make_templates, security_middleware, session_lifetime
 
-__all__ = ["make_signin_link", "mount"]
+log = logging.getLogger(__name__)
+
+__all__ = ["console_url", "make_signin_link", "mount"]
+
+
+def console_url(settings: Settings) -> str:
+    """Where a person starts: the console (at / in local mode), else the case dashboard."""
+    if not settings.console_enabled:
+        return f"{settings.base_url}/cases"
+    local = not (settings.slack_enabled or settings.teams_enabled)
+    return f"{settings.base_url}/" if local else f"{settings.base_url}/console"
 
 
 def mount(app: web.Application, settings: Settings) -> None:
@@ -35,6 +47,8 @@ def mount(app: web.Application, settings: Settings) -> None:
             local_mode=local_mode,
             console_enabled=settings.console_enabled,
         )
+
+        log.info("web pages ready at %s", console_url(settings))
 
     app.on_startup.append(start)
     app.middlewares.append(security_middleware)
