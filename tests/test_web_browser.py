@@ -134,7 +134,7 @@ async def test_console_report_case_export_refusal_csrf(
 
     # A form posted without its CSRF token is refused, and nothing is added.
     await dsl.evaluate("document.querySelector('#note').form.querySelector('input[name=csrf]').remove()")
-    await dsl.get_by_label("Note").fill("This note must not be saved")
+    await dsl.get_by_role("textbox", name="Note").fill("This note must not be saved")
     await dsl.get_by_role("button", name="Add note").click()
     await dsl.get_by_role("heading", name="Refused").wait_for()
     await dsl.go_back()

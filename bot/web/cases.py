@@ -48,7 +48,7 @@ def _local(directory: Directory) -> Callable[[datetime | None], str]:
     tz = ZoneInfo(directory.timezone)
 
     def fmt(value: datetime | None) -> str:
-        return "" if value is None else value.astimezone(tz).strftime("%d %b %Y %H:%M")
+        return "" if value is None else value.astimezone(tz).strftime("%d %b %Y %H:%M %Z")
 
     return fmt
 

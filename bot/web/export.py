@@ -82,6 +82,9 @@ def event_line(entry: ChronologyEntry, directory: Directory) -> str:
         details.append(f"({entry.data['reason']})")
     if entry.kind == EventKind.NOTIFIED and entry.data.get("recipient"):
         details.append(f"for {_name(directory, str(entry.data['recipient']))}")
+    if entry.kind == EventKind.CREATED:
+        rule = entry.data.get("rule")
+        return f"{label} from the reporter" + (f" (routing rule: {rule})" if rule else "")
     line = f"{label} by {who}" + (" " + " ".join(details) if details else "")
     if entry.text:
         line += f": {entry.text}"
