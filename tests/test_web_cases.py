@@ -211,3 +211,24 @@ async def test_cli_login_prints_a_working_link(settings: Settings, assistant: An
         assert "Continue as Priya Shah" in page_html
         bad = await asyncio.to_thread(run, cli, ["cases", "login", "--as", "nobody.here"])
         assert bad.exit_code != 0
+
+
+async def test_link_from_another_site_reloads_without_replacing_the_session(
+    settings: Settings, assistant: Any
+) -> None:
+    """SameSite=Strict: a click in Slack arrives without the cookie; the page must not start a new session
+    (that would sign the person out) but reload itself from this site, where the cookie is sent."""
+    async with web_client(settings, assistant) as (client, services):
+        reference = await file_case(services)
+        await sign_in(client, services, settings, "priya.shah", "/cases")
+        jar = client.session.cookie_jar
+        cookie = jar.filter_cookies(client.make_url("/"))["policybot_session"].value
+        jar.clear()
+        bounced = await client.get(f"/cases/{reference}", headers={"Sec-Fetch-Site": "cross-site"})
+        body = await bounced.text()
+        assert bounced.status == 200 and "Set-Cookie" not in bounced.headers and WORDS not in body
+        assert f'content="0;url=/cases/{reference}?again=1"' in body
+        assert await events(services, reference, "read") == []
+        jar.update_cookies({"policybot_session": cookie})
+        again = await client.get(f"/cases/{reference}?again=1", headers={"Sec-Fetch-Site": "same-origin"})
+        assert again.status == 200 and WORDS in await again.text()

@@ -18,7 +18,6 @@ from bot.errors import InputError, NotFound, StorageUnavailable
 from bot.reports.directory import Directory, Person
 from bot.reports.model import CaseView, EventKind
 from bot.web import export
-from bot.web.auth import COOKIE
 from bot.web.pages import current_person, directory_of, render, services
 
 __all__ = ["age", "routes"]
@@ -54,11 +53,8 @@ def _local(directory: Directory) -> Callable[[datetime | None], str]:
 
 
 async def _signin_needed(request: web.Request) -> web.StreamResponse:
-    """Not signed in. Arriving from Slack or Teams, a SameSite=Strict cookie is not sent on the first
-    request: reload once from this page (a same-site navigation) before asking the person to sign in."""
-    retry = COOKIE not in request.cookies and "again" not in request.query
-    target = request.path + "?again=1"
-    return await render(request, "signin_needed.html", {"retry": target if retry else None}, status=401)
+    """Not signed in (links from Slack or Teams were already reloaded same-site by the middleware)."""
+    return await render(request, "signin_needed.html", status=401)
 
 
 Handler = Callable[[web.Request, Person], Awaitable[web.StreamResponse]]

@@ -8,6 +8,7 @@ Content-Security-Policy and friends to every response.
 from __future__ import annotations
 
 import hmac
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -163,6 +164,8 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     if not (route.name or "").startswith("web."):
         return await handler(request)
     state = web_state(request)
+    if _arrived_without_strict_cookie(request):
+        return _bounce(request)
     request[_SESSION] = await state.sessions.get(request.cookies.get(COOKIE))
     if request.method == "POST" and not await _csrf_ok(request):
         log.info("web: POST %s refused: missing or wrong CSRF token", route.name)
@@ -188,6 +191,34 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     if isinstance(response, web.HTTPException) and response.status >= 300:
         raise response
     return response
+
+
+def _arrived_without_strict_cookie(request: web.Request) -> bool:
+    """A link followed from another site (a Slack or Teams notice) carries no SameSite=Strict cookie.
+    Answering it normally would start a new session and overwrite the signed-in one in the browser."""
+    return (
+        request.method == "GET"
+        and COOKIE not in request.cookies
+        and request.headers.get("Sec-Fetch-Site") == "cross-site"
+        and "again" not in request.query
+    )
+
+
+def _bounce(request: web.Request) -> web.Response:
+    """Reload the same page from this site (the browser then sends the cookie); no cookie is set here."""
+    target = request.path_qs + ("&" if request.query_string else "?") + "again=1"
+    body = BOUNCE.format(target=html.escape(target, quote=True))
+    response = web.Response(text=body, content_type="text/html", charset="utf-8")
+    _harden(response)
+    return response
+
+
+BOUNCE = """<!doctype html>
+<html lang="en-GB"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={target}">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>policybot</title>
+<link rel="stylesheet" href="/static/policybot.css"></head>
+<body><main id="main"><p><a href="{target}">Continue to policybot</a></p></main></body></html>
+"""
 
 
 async def _csrf_ok(request: web.Request) -> bool:
