@@ -232,3 +232,17 @@ async def test_link_from_another_site_reloads_without_replacing_the_session(
         jar.update_cookies({"policybot_session": cookie})
         again = await client.get(f"/cases/{reference}?again=1", headers={"Sec-Fetch-Site": "same-origin"})
         assert again.status == 200 and WORDS in await again.text()
+
+
+async def test_acting_on_a_closed_case_says_why(settings: Settings, assistant: Any) -> None:
+    async with web_client(settings, assistant) as (client, services):
+        reference = await file_case(services)
+        await sign_in(client, services, settings, "tom.reid", "/cases")
+        _, csrf = await page(client, f"/cases/{reference}")
+        done = await client.post(
+            f"/cases/{reference}/close", data={"csrf": csrf, "outcome": "No further action."}
+        )
+        assert done.status == 200  # followed the redirect to the case page
+        again = await client.post(f"/cases/{reference}/close", data={"csrf": csrf, "outcome": "Again"})
+        body = await again.text()
+        assert again.status == 400 and "already closed" in body and 'class="problem"' in body

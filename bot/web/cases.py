@@ -32,6 +32,10 @@ ACTIONS = {
 }
 
 
+#: The case page's form fields (other errors, e.g. "already closed", show at the top of the page).
+FIELDS = ("action", "reason", "note", "outcome")
+
+
 def age(then: datetime, now: datetime) -> str:
     """ "45 minutes", "3 hours", "2 days": how long a case has waited, in words."""
     minutes = max(0, int((now - then).total_seconds() // 60))
@@ -172,7 +176,7 @@ async def act(request: web.Request, me: Person) -> web.StreamResponse:
         else:
             raise web.HTTPNotFound()
     except InputError as exc:
-        field = exc.field or action
+        field = exc.field if exc.field in FIELDS else "problem"
         return await _case_page(request, me, errors={field: str(exc)}, values=values, status=400)
     log.info("web case %s: %s by %s", reference, action, me.id)
     location = f"/cases/{request.match_info['reference']}?done={action}"

@@ -40,7 +40,10 @@
       var button = ask.querySelector("button[type=submit]");
       button.disabled = true;
       ask.setAttribute("aria-busy", "true");
-      post(ask).then(function (response) { return response.text(); }).then(function (html) {
+      post(ask).then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.text();
+      }).then(function (html) {
         append(html);
         box.value = "";
       }).catch(function () { ask.submit(); }).finally(function () {
