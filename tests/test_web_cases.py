@@ -246,3 +246,17 @@ async def test_acting_on_a_closed_case_says_why(settings: Settings, assistant: A
         again = await client.post(f"/cases/{reference}/close", data={"csrf": csrf, "outcome": "Again"})
         body = await again.text()
         assert again.status == 400 and "already closed" in body and 'class="problem"' in body
+
+
+async def test_pdf_export_without_fonts_fails_clearly(
+    settings: Settings, assistant: Any, monkeypatch: Any, tmp_path: Any
+) -> None:
+    from bot.web import export
+
+    monkeypatch.setattr(export, "FONT_DIR", tmp_path / "no-fonts")
+    async with web_client(settings, assistant) as (client, services):
+        reference = await file_case(services)
+        await sign_in(client, services, settings, "priya.shah", "/cases")
+        r = await client.get(f"/cases/{reference}/export.pdf")
+        body = await r.text()
+        assert r.status == 503 and "fonts-dejavu-core" in body and WORDS not in body

@@ -88,14 +88,16 @@ def make_signin_link(
     *,
     keys: Keys | None = None,
     clock: Clock | None = None,
+    minutes: float | None = None,
 ) -> str:
     """A one-time, short-lived link that signs ``person_id`` in and opens ``next_path``.
 
     For the CLI (`policybot cases login`) and the "Open case" buttons of Slack and Teams notices. Pass the
-    running database's ``keys`` when you have them; otherwise they are read from the settings."""
+    running database's ``keys`` when you have them; otherwise they are read from the settings. ``minutes``
+    overrides ``settings.signin_link_minutes`` (e.g. for a link made when a button is pressed)."""
     keys = keys or load_keys(settings)
     now = (clock or SystemClock()).now()
-    expires = now + timedelta(minutes=settings.signin_link_minutes)
+    expires = now + timedelta(minutes=settings.signin_link_minutes if minutes is None else minutes)
     return f"{settings.base_url}/signin/{make_signin_token(keys, person_id, next_path, expires)}"
 
 

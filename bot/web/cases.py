@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.errors import InputError, NotFound, StorageUnavailable
+from bot.errors import ConfigError, InputError, NotFound, StorageUnavailable
 from bot.reports.directory import Directory, Person
 from bot.reports.model import CaseView, EventKind
 from bot.web import export
@@ -195,7 +195,11 @@ async def export_case(request: web.Request, me: Person) -> web.StreamResponse:
     if fmt == "md":
         text = export.case_markdown(case, directory, exported_by=me, now=now)
         return web.Response(text=text, content_type="text/markdown", charset="utf-8", headers=headers)
-    body = export.case_pdf(case, directory, exported_by=me, now=now)
+    try:
+        body = export.case_pdf(case, directory, exported_by=me, now=now)
+    except ConfigError as exc:
+        log.error("web case %s: PDF export impossible: %s", case.reference, exc)
+        return await render(request, "message.html", {"title": "PDF export", "text": str(exc)}, status=503)
     return web.Response(body=body, content_type="application/pdf", headers=headers)
 
 
