@@ -171,7 +171,20 @@ async def test_report_needs_someone_to_report_as(settings: Settings, assistant: 
             "/report", data={"csrf": csrf, "key": key, "category": "other", "description": "My words here"}
         )
         text = await r.text()
-        assert r.status == 400 and "Choose who you are" in text and "My words here" in text
+        assert r.status == 400 and 'id="as_person-error"' in text and "My words here" in text
+        # Choosing in the same form files it, and the choice is remembered.
+        r = await client.post(
+            "/report",
+            data={
+                "csrf": csrf,
+                "key": key,
+                "category": "other",
+                "description": "My words here",
+                "as_person": "ben.taylor",
+            },
+        )
+        assert r.status == 200 and "Your report has been saved" in await r.text()
+        assert "Reporting as <strong>Ben Taylor</strong>" in await (await client.get("/report")).text()
 
 
 async def test_report_draft_carries_the_message(settings: Settings, assistant: Any) -> None:

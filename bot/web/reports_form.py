@@ -15,9 +15,10 @@ from aiohttp import web
 
 from bot.domain import Channel
 from bot.errors import InputError, StorageUnavailable
+from bot.reports.directory import Person
 from bot.reports.model import Category, Reporter, Submission
 from bot.reports.service import NOT_SAVED
-from bot.web.pages import directory_of, identity, render, services
+from bot.web.pages import directory_of, ensure_session, identity, render, services, web_state
 
 __all__ = ["routes"]
 
@@ -59,6 +60,16 @@ async def _form(
     )
 
 
+async def _choose_reporter(request: web.Request, person_id: str) -> Person | None:
+    """Local mode: the form's "You are:" choice, remembered for the rest of the session."""
+    state = web_state(request)
+    person = directory_of(request).person(person_id) if person_id else None
+    if person is None or not state.local_mode:
+        return None
+    await state.sessions.act_as(await ensure_session(request), person.id)
+    return person
+
+
 async def report_form(request: web.Request) -> web.StreamResponse:
     return await _form(request)
 
@@ -71,14 +82,13 @@ async def draft(request: web.Request) -> web.StreamResponse:
 
 async def submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    values: dict[str, Any] = {name: str(form.get(name, "")) for name in (*FIELDS, "key")}
+    values: dict[str, Any] = {name: str(form.get(name, "")) for name in (*FIELDS, "key", "as_person")}
     for flag in FLAGS:
         values[flag] = form.get(flag) == "on"
-    me = identity(request)
+    me = identity(request) or await _choose_reporter(request, values["as_person"])
     if me is None:
-        return await _form(
-            request, values, problem="Choose who you are (above) before sending a report.", status=400
-        )
+        errors = {"as_person": "Choose who you are before sending a report."}
+        return await _form(request, values, errors=errors, status=400)
     submission = Submission(
         category=values["category"],
         description=values["description"],
