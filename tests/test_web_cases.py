@@ -7,6 +7,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -260,3 +261,39 @@ async def test_pdf_export_without_fonts_fails_clearly(
         r = await client.get(f"/cases/{reference}/export.pdf")
         body = await r.text()
         assert r.status == 503 and "fonts-dejavu-core" in body and WORDS not in body
+
+
+class _Forms(HTMLParser):
+    """Collects POST forms (and whether each has a CSRF field), form controls, and labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts: list[bool] = []
+        self.controls: list[str] = []
+        self.labels: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form" and (a.get("method") or "get").lower() == "post":
+            self.posts.append(False)
+        if tag == "input" and a.get("name") == "csrf" and self.posts:
+            self.posts[-1] = True
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append(a.get("id") or "(no id)")
+        if tag == "label" and a.get("for"):
+            self.labels.add(a["for"] or "")
+
+
+async def test_every_form_has_csrf_and_every_control_a_label(settings: Settings, assistant: Any) -> None:
+    async with web_client(settings, assistant) as (client, services):
+        reference = await file_case(services)
+        _, csrf = await page(client, "/")
+        await client.post("/console/ask", data={"csrf": csrf, "text": "Can I post photos of pupils?"})
+        await sign_in(client, services, settings, "priya.shah", "/cases")
+        for path in ("/", "/report", "/reports", "/cases", f"/cases/{reference}"):
+            html_text, _ = await page(client, path)
+            parser = _Forms()
+            parser.feed(html_text)
+            assert parser.posts and all(parser.posts), path
+            unlabelled = [c for c in parser.controls if c not in parser.labels]
+            assert not unlabelled, (path, unlabelled)
