@@ -13,9 +13,7 @@ import logging
 from aiohttp import web
 
 from bot.config import Settings
-from bot.web import cases, console, reports_form, signin
-from bot.web.auth import SessionStore, make_signin_link
-from bot.web.pages import HERE, WEB, WebState, make_templates, security_middleware, session_lifetime
+from bot.web.auth import make_signin_link
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,14 @@ def console_url(settings: Settings) -> str:
 
 
 def mount(app: web.Application, settings: Settings) -> None:
-    """Add the web pages to ``app`` (their state is built on start-up, once the services are open)."""
+    """Add the web pages to ``app`` (their state is built on start-up, once the services are open).
+
+    The page modules are imported here, not at the top, so `policybot cases login` (which only needs
+    ``make_signin_link``) does not load the model stack."""
+    from bot.web import cases, console, reports_form, signin
+    from bot.web.auth import SessionStore
+    from bot.web.pages import HERE, WEB, WebState, make_templates, security_middleware, session_lifetime
+
     local_mode = settings.console_enabled and not (settings.slack_enabled or settings.teams_enabled)
 
     async def start(app: web.Application) -> None:
@@ -63,5 +68,7 @@ def mount(app: web.Application, settings: Settings) -> None:
 
 
 async def _home(request: web.Request) -> web.StreamResponse:
+    from bot.web.pages import WEB
+
     location = "/console" if request.app[WEB].console_enabled else "/cases"
     return web.Response(status=303, headers={"Location": location})

@@ -14,15 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.config import Settings
 from bot.reports.directory import Directory, Person
-from bot.services import Services
 from bot.web.auth import COOKIE, Session, SessionStore, csrf_token
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 __all__ = [
     "WEB",
