@@ -57,9 +57,10 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or a 4xx: 415 for another content type, 400 when malformed."""
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(reason="expected application/json")
+    body = await request.read()
     try:
-        data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise web.HTTPBadRequest(reason="malformed JSON") from None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(reason="expected a JSON object")
@@ -121,6 +122,8 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return error_response(exc.status, exc.reason, headers=headers)
     except (json.JSONDecodeError, UnicodeDecodeError):
         return error_response(400, "malformed request body")
+    except RecursionError:  # a parser given absurdly deep nesting (JSON, form data)
+        return error_response(400, "request body nested too deeply")
     except asyncio.CancelledError:
         raise
     except Exception as exc:
