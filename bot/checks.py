@@ -115,25 +115,45 @@ async def check_channels(settings: Settings) -> list[Problem]:
     return problems
 
 
-async def check_index(settings: Settings) -> list[Problem]:
-    """Built, and built from this corpus with this model (otherwise the server rebuilds it at start-up)."""
+async def check_corpus(settings: Settings) -> list[Problem]:
+    """The documents load. (A missing or stale index is not a problem: the server builds it at start-up;
+    the summary says which, and `policybot index build` does it ahead of time.)"""
+    from index.corpus import load_corpus
+
+    try:
+        corpus = await asyncio.to_thread(load_corpus, settings.corpus_dir)
+    except Exception as exc:
+        return [
+            Problem("POLICYBOT_CORPUS_DIR", f"the policy documents do not load ({exc})", "fix the file named")
+        ]
+    if not corpus.documents:
+        return [
+            Problem(
+                "POLICYBOT_CORPUS_DIR", f"no documents in {settings.corpus_dir}", "point it at the corpus"
+            )
+        ]
+    return []
+
+
+def index_status(settings: Settings) -> str:
+    """Built (and from what), stale, or not built: for the summary."""
     from index.corpus import load_corpus
     from index.embed import resolve_model
     from index.store import current_manifest
 
     manifest = current_manifest(settings.index_dir)
     if manifest is None:
-        return [Problem("index", f"no index in {settings.index_dir}", "run `policybot index build`")]
-    problems = []
-    if manifest.corpus_sha256 != load_corpus(settings.corpus_dir).sha256:
-        problems.append(
-            Problem("index", "built from another version of the corpus", "run `policybot index build`")
-        )
+        return f"{settings.index_dir} (not built: built at start-up, or run `policybot index build`)"
+    stale = []
+    try:
+        if manifest.corpus_sha256 != load_corpus(settings.corpus_dir).sha256:
+            stale.append("the corpus changed")
+    except Exception:  # reported by check_corpus
+        stale.append("the corpus does not load")
     if manifest.model != resolve_model(settings.model)[0]:
-        problems.append(
-            Problem("POLICYBOT_MODEL", "the index was built with another model", "rebuild the index")
-        )
-    return problems
+        stale.append("the model differs")
+    state = f"stale: {', '.join(stale)}; rebuilt at start-up" if stale else "current"
+    return f"{settings.index_dir} ({manifest.passage_count} passages, built {manifest.built_at}, {state})"
 
 
 async def check_model(settings: Settings) -> list[Problem]:
@@ -160,15 +180,13 @@ CHECKS: list[Check] = [
     Check("database and key", check_database),
     Check("webhook", check_webhook),
     Check("channels", check_channels),
-    Check("index", check_index),
+    Check("corpus", check_corpus),
     Check("model", check_model),
 ]
 
 
 def summary(settings: Settings) -> list[tuple[str, str]]:
     """What is configured, as (item, value) pairs safe to print: never a secret, database password hidden."""
-    from index.store import current_manifest
-
     channels = [
         name
         for name, on in (
@@ -178,12 +196,6 @@ def summary(settings: Settings) -> list[tuple[str, str]]:
         )
         if on
     ]
-    manifest = current_manifest(settings.index_dir)
-    index = (
-        f"{settings.index_dir} ({manifest.passage_count} passages, built {manifest.built_at})"
-        if manifest
-        else f"{settings.index_dir} (not built)"
-    )
     database = (
         settings.describe()["database_url"] if settings.database_url else f"SQLite at {settings.sqlite_path}"
     )
@@ -193,7 +205,7 @@ def summary(settings: Settings) -> list[tuple[str, str]]:
         ("listening on", f"{settings.host}:{settings.port} (links use {settings.base_url})"),
         ("database", database),
         ("encryption key", key),
-        ("index", index),
+        ("index", index_status(settings)),
         ("model", settings.model),
         ("corpus", str(settings.corpus_dir)),
         ("directory", str(settings.directory_file)),
