@@ -35,7 +35,7 @@ log = logging.getLogger("policybot.access")
 
 #: Requests larger than this are refused with 413.
 MAX_BODY_BYTES = 1024 * 1024
-_USER = "policybot.user"
+_USER = web.RequestKey("policybot_user", str)
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -23,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.domain import AnswerService, Channel, Message, Reply
 from bot.errors import StorageUnavailable
 from bot.reports.model import CaseStatus, EventKind
@@ -93,9 +92,8 @@ class _DatabaseCollector(Collector):
 class Metrics:
     """The application's metrics and its own registry."""
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.clock = clock or SystemClock()
         self.snapshot: _DbSnapshot | None = None
         self.requests = Counter(
             "policybot_http_requests",
@@ -135,8 +133,9 @@ class Metrics:
         self.answer_seconds.labels(name).observe(seconds)
         self.replies.labels(name, reply_kind(reply)).inc()
 
-    async def refresh(self, db: Database) -> None:
-        """Read cases, outbox and escalations from the database (at scrape time)."""
+    async def refresh(self, db: Database, clock: Clock) -> None:
+        """Read cases, outbox and escalations from the database (at scrape time); ages by ``clock``, the
+        one the reports core writes with."""
         try:
             async with db.transaction() as conn:
                 counts = (
@@ -161,12 +160,9 @@ class Metrics:
         self.snapshot = _DbSnapshot(
             cases={str(status): int(n) for status, n in counts},
             pending=int(pending),
-            oldest_age=self._age(oldest),
+            oldest_age=0.0 if oldest is None else max(0.0, (clock.now() - oldest).total_seconds()),
             escalations=int(escalations),
         )
-
-    def _age(self, oldest: datetime | None) -> float:
-        return 0.0 if oldest is None else max(0.0, (self.clock.now() - oldest).total_seconds())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

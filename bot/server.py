@@ -72,5 +72,5 @@ async def _metrics(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
     services = request.app.get(SERVICES)
     if services is not None:
-        await metrics.refresh(services.reports.db)
+        await metrics.refresh(services.reports.db, services.reports.clock)
     return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
