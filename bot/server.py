@@ -3,6 +3,8 @@
 Routes are mounted by each edge module according to the settings (a channel without credentials is simply not
 mounted); request handlers find the running ``Services`` on the application (``app[SERVICES]``), which are
 opened on start-up and closed on clean-up. No module globals hold state, so tests can run several apps at once.
+Operations routes live here: ``/healthz`` (the process answers), ``/readyz`` (index loaded, database reachable,
+migrations current) and ``/metrics`` (Prometheus text, from the app's own registry).
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ import logging
 from aiohttp import web
 
 from bot.config import Settings
+from bot.middleware import MAX_BODY_BYTES, request_middleware
+from bot.observability import CONTENT_TYPE, METRICS, Metrics
 from bot.services import Services
 from bot.web import mount as mount_web
 
-__all__ = ["SERVICES", "SETTINGS", "create_app", "services_of"]
+__all__ = ["MAX_BODY_BYTES", "SERVICES", "SETTINGS", "create_app", "services_of"]
 
 log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
 SETTINGS = web.AppKey("settings", Settings)
-#: Requests larger than this are refused with 413 before any handler runs.
-MAX_BODY_BYTES = 1024 * 1024
 
 
 def services_of(request: web.Request) -> Services:
@@ -32,8 +34,9 @@ def services_of(request: web.Request) -> Services:
 
 def create_app(settings: Settings, *, services: Services | None = None) -> web.Application:
     """The application for these settings. Pass ``services`` to share already-open services (tests)."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[request_middleware])
     app[SETTINGS] = settings
+    app[METRICS] = Metrics()
     owned = services is None
 
     async def open_services(app: web.Application) -> None:
@@ -46,10 +49,30 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.on_startup.append(open_services)
     app.on_cleanup.append(close_services)
     app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
     # Edges mount here, each deciding from the settings whether it is configured.
     mount_web(app, settings)
     return app
 
 
 async def _healthz(request: web.Request) -> web.Response:
+    """Liveness: the process and its event loop answer. Nothing else (a database outage is not a restart)."""
     return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """Readiness: 200 when this replica can serve, else 503 with every reason."""
+    services = request.app.get(SERVICES)
+    problems = ["starting: services not open yet"] if services is None else await services.readiness()
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    services = request.app.get(SERVICES)
+    if services is not None:
+        await metrics.refresh(services.reports.db, services.reports.clock)
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -15,6 +15,7 @@ from bot.assistant import Assistant, SafeguardingContact
 from bot.clock import Clock
 from bot.config import Settings
 from bot.conversation import ConversationMemory
+from bot.errors import StorageUnavailable
 from bot.reports.app import Reports, open_reports
 from bot.reports.directory import Directory
 from bot.storage.shared import ConversationRefs, ConversationTurns, FeedbackRepository, ProcessedEvents
@@ -103,6 +104,25 @@ class Services:
         if settings.worker if start_worker is None else start_worker:
             reports.start_worker()
         return services
+
+    async def readiness(self) -> list[str]:
+        """Why this process should not take traffic yet (empty: ready). Checked by ``GET /readyz``:
+        the index is loaded, the database answers, and its schema is at this code's newest migration."""
+        problems: list[str] = []
+        if not self.assistant.index.passages:
+            problems.append("index: no passages loaded (run `policybot index build`)")
+        db = self.reports.db
+        if not await db.ping():
+            problems.append("database: unreachable")
+            return problems
+        try:
+            current = await db.migrations_current()
+        except StorageUnavailable:
+            problems.append("database: unreachable")
+        else:
+            if not current:
+                problems.append("database: migrations not current (run `policybot db migrate`)")
+        return problems
 
     async def close(self) -> None:
         await self.reports.close()

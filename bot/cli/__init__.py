@@ -17,10 +17,12 @@ from bot.cli import bench as _bench
 from bot.cli import cases as _cases
 from bot.cli import config as _config
 from bot.cli import corpus as _corpus
+from bot.cli import db as _db
 from bot.cli import evaluate as _evaluate
 from bot.cli import index as _index
 from bot.cli import report as _report
 from bot.cli import serve as _serve
+from bot.cli import worker as _worker
 from bot.cli._common import console, fail
 from bot.errors import PolicybotError
 from index.errors import IndexPackageError
@@ -38,7 +40,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_ask, _bench, _evaluate, _index, _corpus, _cases, _report, _config, _serve):
+for _module in (_ask, _bench, _evaluate, _index, _corpus, _cases, _report, _config, _serve, _worker, _db):
     _module.register(app)
 
 

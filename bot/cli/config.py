@@ -15,10 +15,16 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 
 @config_app.command("check")
 def check() -> None:
-    """Validate the directory file, the database and the encryption key (secrets are never printed)."""
-    from bot.checks import run_checks
+    """Show what is configured, then check the directory, database and key, channels, index and model.
 
-    results = asyncio.run(run_checks(settings()))
+    Every problem is printed with its fix; secrets never are. Exits 1 when there is a problem."""
+    from bot.checks import run_checks, summary
+
+    cfg = settings()
+    for item, value in summary(cfg):
+        console.print(f"{item:>17}: {value}", markup=False)
+    console.print()
+    results = asyncio.run(run_checks(cfg))
     for result in results:
         mark = "[green]ok[/]" if result.ok else "[red]problem[/]"
         console.print(f"{mark}  {result.name}", markup=True)

@@ -1,9 +1,8 @@
-"""`policybot report` (file a report from the terminal) and `policybot worker` (the delivery worker alone)."""
+"""`policybot report`: file a report from the terminal (`policybot worker` lives in ``bot.cli.worker``)."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import uuid
 
@@ -13,7 +12,6 @@ from bot.cli._common import console, fail, settings
 from bot.cli._reports import actor, with_reports
 from bot.domain import Channel
 from bot.reports import Category, Reporter, Reports, Submission
-from bot.reports.app import default_notifiers
 
 __all__ = ["register"]
 
@@ -87,27 +85,5 @@ def report(
     asyncio.run(with_reports(settings(), body))
 
 
-def worker(once: bool = typer.Option(False, "--once", help="One pass, then exit.")) -> None:
-    """Deliver notices and escalate overdue cases until stopped (SIGTERM / Ctrl-C)."""
-    cfg = settings()
-
-    async def body(reports: Reports) -> None:
-        if once:
-            handled = await reports.worker.run_once()
-            console.print(f"{handled} notice(s) handled.")
-            return
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        console.print(
-            f"delivery worker {reports.worker.worker_id} running ({', '.join(reports.notifiers.names)})"
-        )
-        await reports.worker.run_forever(stop)
-
-    asyncio.run(with_reports(cfg, body, notifiers=default_notifiers(cfg, echo=True)))
-
-
 def register(app: typer.Typer) -> None:
     app.command("report")(report)
-    app.command("worker")(worker)

@@ -1,12 +1,24 @@
-"""`policybot serve`: run the server (Slack, Teams, local console, health and metrics on one port)."""
+"""`policybot serve`: run the server (Slack, Teams, local console, health and metrics on one port).
+
+SIGTERM (or Ctrl-C) shuts down gracefully: the listening socket closes first, requests in flight get up to
+``SHUTDOWN_SECONDS`` to finish, then the delivery worker finishes the batch in hand and stops; notices not yet
+sent stay in the outbox for the next worker (a lease left by a killed process simply runs out).
+"""
 
 from __future__ import annotations
+
+import logging
 
 import typer
 
 from bot.cli._common import console, settings
 
 __all__ = ["register"]
+
+log = logging.getLogger("policybot.serve")
+
+#: Kubernetes waits 30 s (terminationGracePeriodSeconds) before SIGKILL; leave room for the worker to stop.
+SHUTDOWN_SECONDS = 20.0
 
 
 def serve(
@@ -18,12 +30,32 @@ def serve(
     """Start policybot's server."""
     from aiohttp import web
 
+    from bot.logs import configure_logging
     from bot.server import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     cfg = settings().model_copy(update=overrides)
+    configure_logging(cfg.log_level, cfg.log_format)
     console.print(f"policybot starting on {cfg.base_url} (loading the model and index takes a few seconds)")
-    web.run_app(create_app(cfg), host=cfg.host, port=cfg.port, print=None, shutdown_timeout=30)
+    app = create_app(cfg)
+
+    async def announce(app: web.Application) -> None:
+        log.info("policybot ready on %s:%d", cfg.host, cfg.port)
+
+    async def stopping(app: web.Application) -> None:
+        log.info("policybot stopping: no new connections; stopping the delivery worker")
+
+    app.on_startup.append(announce)
+    app.on_shutdown.append(stopping)
+    web.run_app(
+        app,
+        host=cfg.host,
+        port=cfg.port,
+        print=None,
+        access_log=None,  # the middleware logs each request (route template, hashed user, no query string)
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
+    log.info("policybot stopped")
 
 
 def register(app: typer.Typer) -> None:

@@ -106,25 +106,28 @@ class DeliveryWorker:
         while not stop.is_set():
             busy = False
             try:
-                busy = await self.run_once() > 0
+                busy = await self.run_once(stop) > 0
             except StorageUnavailable:
                 log.warning("worker: database unavailable; retrying")
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
 
-    async def run_once(self) -> int:
-        """One pass: escalate overdue cases, deliver every due notice; returns how many were handled."""
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
+        """One pass: escalate overdue cases, deliver every due notice; returns how many were handled.
+
+        With ``stop`` set (shutdown), the pass ends after the batch in hand: the rest stays in the outbox."""
         await self._housekeeping()
         await self.service.escalate_due()
         handled = 0
-        while True:
+        while stop is None or not stop.is_set():
             jobs = await self._claim()
             if not jobs:
                 return handled
             for job in jobs:
                 await self._deliver(job)
                 handled += 1
+        return handled
 
     async def _housekeeping(self) -> None:
         """Retention and other purges, at most once per ``housekeeping_every`` (failures only logged)."""
