@@ -11,6 +11,7 @@ import logging
 
 from aiohttp import web
 
+from bot.admin import mount as mount_admin
 from bot.config import Settings
 from bot.services import Services
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.on_cleanup.append(close_services)
     app.router.add_get("/healthz", _healthz)
     # Edges mount here, each deciding from the settings whether it is configured.
+    mount_admin(app, settings)
     return app
 
 

@@ -18,12 +18,15 @@ def serve(
     """Start policybot's server."""
     from aiohttp import web
 
+    from bot.admin import install_sighup
     from bot.server import create_app
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     cfg = settings().model_copy(update=overrides)
     console.print(f"policybot starting on {cfg.base_url} (loading the model and index takes a few seconds)")
-    web.run_app(create_app(cfg), host=cfg.host, port=cfg.port, print=None, shutdown_timeout=30)
+    app = create_app(cfg)
+    install_sighup(app)  # SIGHUP reloads the index, like POST /admin/reload
+    web.run_app(app, host=cfg.host, port=cfg.port, print=None, shutdown_timeout=30)
 
 
 def register(app: typer.Typer) -> None:
