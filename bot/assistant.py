@@ -286,7 +286,11 @@ class Assistant:
             reply = self._report(text, result, urgent=intent.intent is Intent.URGENT)
         else:
             reply = self._question(text, result, intent)
-        extra = {"probabilities": intent.probabilities, "ranking": [h.section for h in result.hits]}
+        extra = {
+            "probabilities": intent.probabilities,
+            "ranking": [h.section for h in result.hits],
+            "ranking_docs": [f"{h.doc_id}#{h.section}" for h in result.hits],
+        }
         return replace(reply, id=reply_id, resolved_question=resolved, extra=extra)
 
     def _question(self, text: str, result: SearchResult, intent: IntentResult) -> Reply:
