@@ -175,6 +175,30 @@ def test_badly_converted_text_reports_its_leftovers(tmp_path: Path) -> None:
     assert "suspected leftover: a word split by a hyphen" in result.output
 
 
+def test_badly_converted_pdf_reports_its_leftovers(tmp_path: Path) -> None:
+    """A PDF whose converter put a disclaimer inside the text flow and split words at line ends."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    nl = {"new_x": "LMARGIN", "new_y": "NEXT"}
+    for number, heading, first, rest in (
+        ("1.", "Purpose", "This policy explains how leave is book-", "ed and taken."),
+        ("2.", "Booking leave", "Staff must agree leave with their manag-", "er before booking any travel."),
+        ("3.", "Carrying leave over", "Up to five days may be carried", "over into the next leave year."),
+    ):
+        pdf.multi_cell(0, 7, f"{number} {heading}", **nl)  # type: ignore[arg-type]
+        pdf.multi_cell(0, 6, first, **nl)  # type: ignore[arg-type]
+        pdf.multi_cell(0, 6, rest, **nl)  # type: ignore[arg-type]
+        pdf.multi_cell(0, 6, "Uncontrolled when printed", **nl)  # type: ignore[arg-type]
+    path = tmp_path / "leave.pdf"
+    pdf.output(str(path))
+    doc = import_file(path, id="annual-leave", title="Annual Leave Policy", version="1")
+    assert doc.report.sections == ["1", "2", "3"]
+    assert doc.report.repeated_lines == ["Uncontrolled when printed"]
+    assert any("split by a hyphen" in item for item in doc.report.leftovers), doc.report.leftovers
+    assert "sections found: 3 (1, 2, 3)" in doc.report.summary()[0]
+
+
 def test_cli_adds_a_word_document_that_the_corpus_loads(tmp_path: Path, corpus_copy: Path) -> None:
     source = _docx(tmp_path / "Annual Leave.docx")
     result = CliRunner().invoke(

@@ -74,7 +74,7 @@ def evaluate_cmd(
             f"{m.false_abstention:.3f} of {m.answerable}",
         )
     console.print(table)
-    if len(report.documents) > 1 or any(d not in bodies for d in report.documents):
+    if len(report.documents) > 1:
         per_doc = Table(title="per document (hybrid)")
         for col in ("document", "questions", "hit@1", "hit@3", "MRR", "answered right@1", "false abstention"):
             per_doc.add_column(col, justify="right")
