@@ -143,7 +143,7 @@ def test_retention_setting_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("POLICYBOT_INSIGHTS_RETENTION_DAYS", "14")
     assert Settings.load().insights_retention_days == 14
     monkeypatch.setenv("POLICYBOT_INSIGHTS_RETENTION_DAYS", "0")
-    with pytest.raises(ValueError, match="insights_retention_days"):
+    with pytest.raises(ValueError, match="POLICYBOT_INSIGHTS_RETENTION_DAYS"):
         Settings.load()
 
 
