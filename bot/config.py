@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     )
     delivery_batch: int = Field(20, ge=1, validation_alias=_env("POLICYBOT_DELIVERY_BATCH", "delivery_batch"))
 
+    # --- insights ------------------------------------------------------------------------------------------
+    #: How long unanswered and not-helpful questions are kept for `policybot insights` (pseudonymised).
+    insights_retention_days: int = Field(
+        90, ge=1, validation_alias=_env("POLICYBOT_INSIGHTS_RETENTION_DAYS", "insights_retention_days")
+    )
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:

@@ -13,6 +13,7 @@ import logging
 
 from aiohttp import web
 
+from bot.admin import mount as mount_admin
 from bot.config import Settings
 from bot.middleware import MAX_BODY_BYTES, request_middleware
 from bot.observability import CONTENT_TYPE, METRICS, Metrics
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_get("/metrics", _metrics)
     # Edges mount here, each deciding from the settings whether it is configured.
     mount_web(app, settings)
+    mount_admin(app, settings)
     return app
 
 

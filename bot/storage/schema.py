@@ -34,6 +34,7 @@ __all__ = [
     "conversation_refs",
     "conversation_turns",
     "feedback",
+    "insight_questions",
     "meta",
     "metadata",
     "outbox",
@@ -216,4 +217,23 @@ web_signins_used = Table(
     Column("nonce_hash", String(64), primary_key=True),
     Column("used_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# --- insights (what staff could not find) ----------------------------------------------------------------
+insight_questions = Table(
+    "insight_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reply_id", String(64), nullable=False, unique=True),
+    Column("kind", String(24), nullable=False),  # the reply kind: answer | no_answer | related_document
+    Column("channel", String(16), nullable=False),
+    # Keyed hash of the asker (counts distinct people per theme); never a user id.
+    Column("asker_hash", String(64)),
+    # The question, encrypted; cleared after a few days for answers nobody marked not helpful.
+    Column("question_enc", Text),
+    Column("doc_id", String(128)),
+    Column("doc_version", String(64)),
+    # [{"doc_id", "section", "version"}] of every citation: the versions the reply was about.
+    Column("citations", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )
