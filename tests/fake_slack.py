@@ -9,6 +9,7 @@ failures. Also here: signing and the payload shapes Slack sends to the app (slas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import itertools
@@ -95,7 +96,7 @@ class FakeSlack:
 
     async def start(self) -> FakeSlack:
         app = web.Application()
-        app.router.add_post("/api/{method}", self._api)
+        app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -140,10 +141,8 @@ class FakeSlack:
                 if left <= 0:
                     got = [c.method for c in self.calls]
                     raise AssertionError(f"expected {count} {method} call(s); calls so far: {got}")
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), left)
-                except TimeoutError:
-                    pass
         return self.of(method)
 
     async def settle(self, seconds: float = 0.5) -> None:
