@@ -77,6 +77,7 @@ class FakeSlack:
 
     calls: list[Call] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
@@ -98,6 +99,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -107,6 +109,8 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        for ws in self.sockets:
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -197,9 +201,43 @@ class FakeSlack:
             return {"ok": True, "permalink": f"https://oakfield.slack.com/archives/{channel}/p{ts}"}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
             return {"ok": True, "view": {"id": f"V{next(self._ts):08d}"}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
         if method == "conversations.replies":
             return {"ok": True, "messages": []}
         return {"ok": True}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then relay envelopes queued with ``send_envelope`` and record acks."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await self._record(Call("socket.connected", {}, dict(request.headers)))
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake"},
+                "connection_info": {"app_id": "A0POLICYBOT"},
+            }
+        )
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                await self._record(Call("socket.ack", json.loads(message.data), {}))
+        return ws
+
+    async def send_envelope(self, envelope_id: str, body: dict[str, Any], kind: str = "events_api") -> None:
+        """Deliver one request over the open Socket Mode connection, as Slack does."""
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": body,
+                "accepts_response_payload": False,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
 
     async def _response(self, request: web.Request) -> web.Response:
         body = await request.json()
