@@ -10,7 +10,6 @@ is answered once across every replica, and answer work runs after the acknowledg
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from typing import Any
@@ -23,32 +22,26 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.domain import Channel, Intent, Message, Reply, User
-from bot.errors import InputError, NotFound, PolicybotError, StorageUnavailable
+from bot.errors import StorageUnavailable
 from bot.reports.directory import Person
 from bot.reports.model import Reporter
-from bot.reports.service import NOT_SAVED
-from bot.reports.validate import clean_submission
 from bot.services import Services
 from bot.slack.blocks import (
     ACTION_READ_POLICY,
     ACTION_REPORT,
     Block,
     answer_blocks,
-    escape,
     fallback_text,
     guidance_blocks,
     parse_feedback_value,
     section,
 )
+from bot.slack.cases import ReportListeners
 from bot.slack.home import home_view
 from bot.slack.modal import (
     CALLBACK_CASE,
     CALLBACK_REPORT,
-    case_view,
-    errors_for,
-    parse_submission,
     policy_view,
-    refusal_view,
     report_view,
 )
 from bot.slack.notifier import ACTION_CASE_ACK, ACTION_CASE_OPEN, SlackNotifier, Transient, send_with_retries
@@ -118,7 +111,7 @@ def _report_like(reply: Reply) -> bool:
     return reply.suggest_report or reply.intent in (Intent.REPORT, Intent.URGENT)
 
 
-class SlackEdge:
+class SlackEdge(ReportListeners):
     """One Bolt app over the running ``Services``; build it after the services opened."""
 
     def __init__(
@@ -211,13 +204,11 @@ class SlackEdge:
         await ack()
 
     # --- answering ----------------------------------------------------------------------------------------
-    def _person(self, slack_id: str) -> Person | None:
-        return self.services.reports.directory.by_slack_id(slack_id) if slack_id else None
-
     async def _reply_for(self, message: Message) -> Reply | None:
+        """The core's reply, or None (logged by error class only) so the person gets a friendly message."""
         try:
             return await self.services.assistant.handle(message)
-        except (PolicybotError, OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:
             log.error("slack answer failed (%s)", type(exc).__name__)
             return None
 
@@ -384,10 +375,6 @@ class SlackEdge:
                 log.error("slack friendly message not posted either (%s)", type(again).__name__)
 
     # --- buttons ----------------------------------------------------------------------------------------
-    async def _on_report_button(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await client.views_open(trigger_id=body["trigger_id"], view=report_view(source="button"))
-
     async def _on_read_policy(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -402,22 +389,27 @@ class SlackEdge:
     async def _on_feedback(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
     ) -> None:
-        await ack()
+        """Store the click before acknowledging it, so clicks are stored in the order Slack sent them (the
+        latest wins); a single upsert is well inside the 3 seconds."""
         try:
             data = parse_feedback_value(str(action.get("value", "")))
         except ValueError:
+            await ack()
             log.warning("slack feedback with an unreadable value ignored")
             return
         helpful = action.get("action_id") == "feedback_helpful"
-        await self.services.feedback.record(
-            reply_id=data["r"],
-            user_key=f"slack:{body['user']['id']}",
-            helpful=helpful,
-            channel=Channel.SLACK.value,
-            doc_id=data.get("d"),
-            doc_version=data.get("v"),
-            sections=[str(s) for s in data.get("s") or []],
-        )
+        try:
+            await self.services.feedback.record(
+                reply_id=data["r"],
+                user_key=f"slack:{body['user']['id']}",
+                helpful=helpful,
+                channel=Channel.SLACK.value,
+                doc_id=data.get("d"),
+                doc_version=data.get("v"),
+                sections=[str(s) for s in data.get("s") or []],
+            )
+        finally:
+            await ack()
         if body.get("response_url"):
             thanks = (
                 "Thanks, glad it helped."
@@ -425,138 +417,6 @@ class SlackEdge:
                 else "Thanks for telling me; it helps improve the answers."
             )
             await respond(text=thanks, response_type="ephemeral", replace_original=False)
-
-    async def _on_case_open(
-        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        reference = str(action.get("value", ""))
-        person = self._person(body["user"]["id"])
-        view = refusal_view(reference)
-        if person is not None:
-            # refused or unknown: the same words either way (the core records a refused attempt)
-            with contextlib.suppress(NotFound, InputError):
-                view = case_view(
-                    await self.services.reports.service.show(reference, person),
-                    self.services.reports.directory,
-                )
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    async def _on_case_ack(
-        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: AsyncWebClient
-    ) -> None:
-        await ack()
-        reference = str(action.get("value", ""))
-        person = self._person(body["user"]["id"])
-        try:
-            if person is None:
-                raise NotFound(reference)
-            first = await self.services.reports.service.acknowledge(reference, person)
-            note = (
-                f"You acknowledged {reference}. The reporter has been told it is in hand."
-                if first
-                else f"You had already acknowledged {reference}."
-            )
-        except NotFound:
-            note = refusal_view(reference)["blocks"][0]["text"]["text"]
-        except InputError as exc:
-            note = str(exc)
-        container = body.get("container") or {}
-        if container.get("type") == "view" and body.get("view"):
-            await client.views_update(
-                view_id=body["view"]["id"],
-                view={
-                    "type": "modal",
-                    "callback_id": CALLBACK_CASE,
-                    "title": {"type": "plain_text", "text": "Case"},
-                    "close": {"type": "plain_text", "text": "Close"},
-                    "blocks": [section(escape(note))],
-                },
-            )
-            return
-        message = body.get("message") or {}
-        if container.get("type") == "message" and message.get("ts") and (body.get("channel") or {}).get("id"):
-            kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-            kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(note)}]})
-            kept.append(
-                {
-                    "type": "actions",
-                    "elements": [
-                        {
-                            "type": "button",
-                            "text": {"type": "plain_text", "text": "Open case"},
-                            "action_id": ACTION_CASE_OPEN,
-                            "value": reference,
-                        }
-                    ],
-                }
-            )
-            await client.chat_update(channel=body["channel"]["id"], ts=message["ts"], text=note, blocks=kept)
-        elif body.get("response_url"):
-            await respond(text=note, response_type="ephemeral", replace_original=False)
-
-    # --- reports ----------------------------------------------------------------------------------------
-    async def _on_report_shortcut(self, ack: Any, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await client.views_open(trigger_id=shortcut["trigger_id"], view=report_view(source="shortcut"))
-
-    async def _on_message_shortcut(self, ack: Any, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        channel = (shortcut.get("channel") or {}).get("id")
-        ts = (shortcut.get("message") or {}).get("ts") or shortcut.get("message_ts")
-        link = ""
-        if channel and ts:
-            try:
-                link = str((await client.chat_getPermalink(channel=channel, message_ts=ts))["permalink"])
-            except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError) as exc:
-                log.warning("slack permalink not found (%s)", type(exc).__name__)
-        await client.views_open(
-            trigger_id=shortcut["trigger_id"], view=report_view(evidence=link, source="message")
-        )
-
-    async def _on_report_submit(
-        self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        """Validate (errors beside the field, text kept), save, close the modal, confirm by DM."""
-        user_id = str(body["user"]["id"])
-        person = self._person(user_id)
-        directory = self.services.reports.directory
-        reporter = Reporter(channel=Channel.SLACK, id=user_id, person_id=person.id if person else None)
-        try:
-            submission = parse_submission(view, directory)
-            clean_submission(submission, reporter, directory)
-            receipt = await asyncio.wait_for(
-                self.services.reports.service.submit(submission, reporter, idempotency_key=str(view["id"])),
-                timeout=2.5,
-            )
-        except InputError as exc:
-            await ack(response_action="errors", errors=errors_for(exc))
-            return
-        except (StorageUnavailable, TimeoutError) as exc:
-            log.error("slack report not saved (%s)", type(exc).__name__)
-            await ack(response_action="errors", errors={"description": NOT_SAVED})
-            return
-        await ack()
-        log.info("slack report saved as %s", receipt.reference)
-        text = (
-            f"Thank you. Your report *{receipt.reference}* ({receipt.category.short}) is saved and has gone "
-            "privately to the right person, never to the person it is about. I'll message you here when it "
-            "has been acknowledged; your reports are listed on my Home tab. If anyone is in immediate danger, "
-            "call 999."
-        )
-        try:
-            opened = await send_with_retries(lambda: client.conversations_open(users=user_id))
-            await send_with_retries(
-                lambda: client.chat_postMessage(
-                    channel=opened["channel"]["id"], text=text, blocks=[section(text)]
-                )
-            )
-        except (Transient, SlackApiError) as exc:
-            log.error(
-                "slack report %s saved but the DM failed (%s)",
-                receipt.reference,
-                getattr(exc, "detail", type(exc).__name__),
-            )
 
     # --- App Home ---------------------------------------------------------------------------------------
     async def _on_home(self, event: dict[str, Any], client: AsyncWebClient) -> None:
