@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator
@@ -190,8 +191,9 @@ async def test_retried_event_is_answered_once(settings: Settings, assistant: Any
 
 
 async def test_report_like_mention_is_answered_by_dm_and_nothing_in_channel(
-    h: Harness, fake: FakeSlack
+    h: Harness, fake: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     text = "My colleague keeps posting abusive comments about me on Facebook and I feel harassed"
     await h.event(mention(text, user=SAM, ts="1700000400.000100"), event_id="EvREPORT1")
     dm = (await fake.wait_for("chat.postMessage"))[0]
@@ -202,6 +204,8 @@ async def test_report_like_mention_is_answered_by_dm_and_nothing_in_channel(
     await fake.settle(1.0)
     assert fake.posts_to("C0STAFFRM") == []
     assert "keeps posting" not in dm.text_of_blocks()  # the guidance does not repeat what they wrote
+    logged = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert logged and not any("keeps posting" in r.getMessage() for r in logged)  # never logged
 
 
 async def test_feedback_is_stored_and_the_latest_click_wins(
