@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", validation_alias=_env("SLACK_API_URL", "slack_api_url")
     )
+    #: Connect over Socket Mode (SLACK_APP_TOKEN) instead of, or as well as, the HTTP route.
+    slack_socket_mode: bool = Field(
+        False, validation_alias=_env("POLICYBOT_SLACK_SOCKET_MODE", "slack_socket_mode")
+    )
+    #: Seconds an answer may take before a progress reaction is shown.
+    slack_progress_after: float = Field(
+        0.5, ge=0, validation_alias=_env("POLICYBOT_SLACK_PROGRESS_AFTER", "slack_progress_after")
+    )
 
     # --- Microsoft Teams -------------------------------------------------------------------------------
     microsoft_app_id: str | None = Field(None, validation_alias=_env("MicrosoftAppId", "microsoft_app_id"))

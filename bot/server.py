@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.middleware import MAX_BODY_BYTES, request_middleware
 from bot.observability import CONTENT_TYPE, METRICS, Metrics
 from bot.services import Services
+from bot.slack import mount as mount_slack
 from bot.web import mount as mount_web
 
 __all__ = ["MAX_BODY_BYTES", "SERVICES", "SETTINGS", "create_app", "services_of"]
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     # Edges mount here, each deciding from the settings whether it is configured.
     mount_web(app, settings)
     mount_admin(app, settings)
+    mount_slack(app, settings)
     return app
 
 

@@ -16,8 +16,21 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="One JSON object with every figure."),
     repeats: int = typer.Option(200, min=20, help="Answers timed per corpus size."),
     scale: int = typer.Option(100, min=2, help="Size of the synthetic corpus, in multiples of the real one."),
+    http: bool = typer.Option(
+        False, "--http", help="Drive the server over loopback with signed Slack /policy commands instead."
+    ),
+    url: str | None = typer.Option(
+        None, help="With --http: a running server's URL (default: start one); needs SLACK_SIGNING_SECRET."
+    ),
+    per_level: int = typer.Option(64, min=8, help="With --http: commands sent per concurrency level."),
 ) -> None:
-    """Embedding floor, answer latency p50/p99, build time, cold start and RSS, at 1x and at a synthetic 100x."""
+    """Embedding floor, answer latency p50/p99, build time, cold start and RSS, at 1x and at a synthetic 100x.
+
+    With --http: ack latency p50/p99 and answered questions/s at concurrency 1, 8, 16 and 32, the bare model's
+    batched-embedding throughput and the server's RSS."""
+    if http:
+        _bench_http(as_json=as_json, url=url, per_level=per_level)
+        return
     from bot.bench import run_benchmark
 
     result = run_benchmark(
@@ -44,6 +57,36 @@ def bench(
         table.add_row(label, fmt.format(result[key]), fmt.format(big[key]))
     console.print(table)
     for floor, ok in result["floors"].items():
+        console.print(f"{'[green]met[/]' if ok else '[red]NOT met[/]'}  {floor}")
+
+
+def _bench_http(*, as_json: bool, url: str | None, per_level: int) -> None:
+    from bot.loadtest import run_http_bench
+
+    result = run_http_bench(
+        settings(), url=url, per_level=per_level, say=lambda m: err_console.print(f"[dim]{m}[/]")
+    )
+    data = result.to_json()
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    table = Table(title="policybot bench --http (signed Slack /policy over loopback)")
+    for col in ("concurrency", "requests", "ack p50 (ms)", "ack p99 (ms)", "answered", "answered q/s"):
+        table.add_column(col, justify="right")
+    for level in result.levels:
+        table.add_row(
+            str(level.concurrency),
+            str(level.requests),
+            f"{level.ack_ms_p50:.1f}",
+            f"{level.ack_ms_p99:.1f}",
+            str(level.answered),
+            f"{level.answered_per_s:.1f}",
+        )
+    console.print(table)
+    console.print(f"bare model batched embedding: {result.embed_texts_per_s:.1f} texts/s (batches of 32)")
+    rss = "n/a (external server)" if result.server_rss_mb is None else f"{result.server_rss_mb:.0f} MB"
+    console.print(f"server peak RSS: {rss}")
+    for floor, ok in result.floors.items():
         console.print(f"{'[green]met[/]' if ok else '[red]NOT met[/]'}  {floor}")
 
 

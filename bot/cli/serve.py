@@ -26,6 +26,11 @@ def serve(
         None, help="Interface to listen on (default POLICYBOT_HOST or 127.0.0.1)."
     ),
     port: int | None = typer.Option(None, help="Port (default POLICYBOT_PORT or 8080)."),
+    socket_mode: bool = typer.Option(
+        False,
+        "--socket-mode",
+        help="Connect to Slack over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; no public URL).",
+    ),
 ) -> None:
     """Start policybot's server."""
     from aiohttp import web
@@ -34,7 +39,9 @@ def serve(
     from bot.logs import configure_logging
     from bot.server import create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides: dict[str, object] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if socket_mode:
+        overrides["slack_socket_mode"] = True
     cfg = settings().model_copy(update=overrides)
     configure_logging(cfg.log_level, cfg.log_format)
     console.print(f"policybot starting on {cfg.base_url} (loading the model and index takes a few seconds)")
