@@ -198,16 +198,14 @@ class Assistant:
             and not _private(intent)
         ):
             await self.memory.remember(message.conversation, query)
+        reply = replace(reply, extra={**reply.extra, "seconds": time.perf_counter() - started})
         for observer in self.observers:
             try:
                 await observer(message, reply)
             except Exception as exc:  # an observer (insights) failing never costs anyone their answer
                 log.warning("reply observer failed: %s", type(exc).__name__)
         log.debug(
-            "answered kind=%s intent=%s in %.1f ms",
-            reply.kind,
-            reply.intent,
-            1e3 * (time.perf_counter() - started),
+            "answered kind=%s intent=%s in %.1f ms", reply.kind, reply.intent, 1e3 * reply.extra["seconds"]
         )
         return reply
 

@@ -1,6 +1,6 @@
 """Prometheus metrics, one ``CollectorRegistry`` per application (no module-global registry, so several apps
-live in one test process). Edges report what they answer through ``metrics_of(app).observe_reply(...)`` (or
-the ``timed_reply`` wrapper); the middleware counts requests; case and outbox gauges are read from the shared
+live in one test process). Replies are counted by an assistant observer that ``create_app`` installs, whichever
+edge asked (the assistant times each reply); the middleware counts requests; case and outbox gauges are read from the shared
 database at scrape time, so every replica reports the same cluster-wide truth.
 
 Metric names (all ``policybot_``): ``http_requests_total{route,method,status}``,
@@ -12,7 +12,6 @@ Metric names (all ``policybot_``): ``http_requests_total{route,method,status}``,
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -23,13 +22,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from bot.clock import Clock
-from bot.domain import AnswerService, Channel, Message, Reply
+from bot.domain import Channel, Reply
 from bot.errors import StorageUnavailable
 from bot.reports.model import CaseStatus, EventKind
 from bot.storage.database import Database
 from bot.storage.schema import case_events, cases, outbox
 
-__all__ = ["CONTENT_TYPE", "METRICS", "Metrics", "metrics_of", "reply_kind", "timed_reply"]
+__all__ = ["CONTENT_TYPE", "METRICS", "Metrics", "metrics_of", "reply_kind"]
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ class Metrics:
         self.request_seconds.labels(route).observe(seconds)
 
     def observe_reply(self, reply: Reply, seconds: float, channel: Channel | str = Channel.LOCAL) -> None:
-        """Count one reply and its latency (edges call this, or use ``timed_reply``)."""
+        """Count one reply and its latency (called by the observer ``create_app`` installs)."""
         name = channel.value if isinstance(channel, Channel) else channel
         self.answer_seconds.labels(name).observe(seconds)
         self.replies.labels(name, reply_kind(reply)).inc()
@@ -174,11 +173,3 @@ METRICS = web.AppKey("metrics", Metrics)
 def metrics_of(app: web.Application) -> Metrics:
     """The application's metrics (created by ``create_app``)."""
     return app[METRICS]
-
-
-async def timed_reply(app: web.Application, assistant: AnswerService, message: Message) -> Reply:
-    """``assistant.handle(message)``, timed and counted: the one call edges need for metrics."""
-    started = time.perf_counter()
-    reply = await assistant.handle(message)
-    metrics_of(app).observe_reply(reply, time.perf_counter() - started, message.channel)
-    return reply

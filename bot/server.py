@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.admin import mount as mount_admin
 from bot.config import Settings
+from bot.domain import Message, Reply
 from bot.middleware import MAX_BODY_BYTES, request_middleware
 from bot.observability import CONTENT_TYPE, METRICS, Metrics
 from bot.services import Services
@@ -42,7 +43,15 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     owned = services is None
 
     async def open_services(app: web.Application) -> None:
-        app[SERVICES] = services if services is not None else await Services.open(settings)
+        opened = services if services is not None else await Services.open(settings)
+        app[SERVICES] = opened
+        metrics = app[METRICS]
+
+        async def count_reply(message: Message, reply: Reply) -> None:
+            metrics.observe_reply(reply, float(reply.extra.get("seconds", 0.0)), message.channel)
+
+        # Every channel's replies are counted and timed here, once, whichever edge asked.
+        opened.assistant.observers = (*opened.assistant.observers, count_reply)
 
     async def close_services(app: web.Application) -> None:
         if owned and SERVICES in app:

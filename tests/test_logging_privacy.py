@@ -20,7 +20,6 @@ from bot.config import Settings
 from bot.domain import Channel, Message, User
 from bot.errors import PolicybotError
 from bot.logs import REQUEST_ID, Sensitive, configure_logging
-from bot.observability import timed_reply
 from bot.reports import Reporter, Submission
 from bot.server import SERVICES, create_app
 from bot.services import Services
@@ -135,7 +134,7 @@ async def test_no_content_at_info_or_above_over_a_full_report_flow(
         user = User("U0JO00001", Channel.SLACK, directory_id="jo.evans")
         for question in QUESTIONS:
             message = Message(question, user=user, conversation="slack:D0JO:thread-1", channel=Channel.SLACK)
-            replies.append(await timed_reply(app, services.assistant, message))
+            replies.append(await services.assistant.handle(message))
         for path in ("/healthz", "/readyz", "/metrics", "/nope"):
             await client.get(path)
     finally:

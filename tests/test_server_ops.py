@@ -19,7 +19,7 @@ from sqlalchemy import text
 from bot.config import Settings
 from bot.domain import Channel, Message
 from bot.middleware import read_json
-from bot.observability import metrics_of, timed_reply
+from bot.observability import metrics_of
 from bot.reports import Reporter, Submission
 from bot.server import create_app, services_of
 from bot.services import Services
@@ -110,8 +110,8 @@ async def test_metrics_counts_requests_replies_cases_and_outbox(
     )
     app = client.server.app
     assert app is not None
-    await timed_reply(app, services.assistant, Message("Can I accept a friend request from a parent?"))
-    await timed_reply(app, services.assistant, Message("Someone keeps sending me abusive messages online"))
+    await services.assistant.handle(Message("Can I accept a friend request from a parent?"))
+    await services.assistant.handle(Message("Someone keeps sending me abusive messages online"))
     await asyncio.sleep(0.05)  # the oldest undelivered notice has an age
 
     response = await client.get("/metrics")
