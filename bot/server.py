@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.services import Services
+from bot.teams import mount as mount_teams
 
 __all__ = ["SERVICES", "SETTINGS", "create_app", "services_of"]
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.on_cleanup.append(close_services)
     app.router.add_get("/healthz", _healthz)
     # Edges mount here, each deciding from the settings whether it is configured.
+    mount_teams(app, settings)
     return app
 
 

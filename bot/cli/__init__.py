@@ -21,6 +21,7 @@ from bot.cli import evaluate as _evaluate
 from bot.cli import index as _index
 from bot.cli import report as _report
 from bot.cli import serve as _serve
+from bot.cli import teams as _teams
 from bot.cli._common import console, fail
 from bot.errors import PolicybotError
 from index.errors import IndexPackageError
@@ -38,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_ask, _bench, _evaluate, _index, _corpus, _cases, _report, _config, _serve):
+for _module in (_ask, _bench, _evaluate, _index, _corpus, _cases, _report, _config, _serve, _teams):
     _module.register(app)
 
 

@@ -16,8 +16,17 @@ def bench(
     as_json: bool = typer.Option(False, "--json", help="One JSON object with every figure."),
     repeats: int = typer.Option(200, min=20, help="Answers timed per corpus size."),
     scale: int = typer.Option(100, min=2, help="Size of the synthetic corpus, in multiples of the real one."),
+    teams: bool = typer.Option(False, "--teams", help="Teams reply latency over loopback HTTP at 1 and 16."),
 ) -> None:
     """Embedding floor, answer latency p50/p99, build time, cold start and RSS, at 1x and at a synthetic 100x."""
+    if teams:
+        from bot.bench_teams import run_teams_benchmark
+
+        figures = run_teams_benchmark(
+            settings(), turns=repeats, say=lambda m: err_console.print(f"[dim]{m}[/]")
+        )
+        console.print_json(json.dumps(figures))
+        return
     from bot.bench import run_benchmark
 
     result = run_benchmark(

@@ -15,7 +15,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 
 @config_app.command("check")
 def check() -> None:
-    """Validate the directory file, the database and the encryption key (secrets are never printed)."""
+    """Validate the directory, the database and key, and list people Teams cannot reach yet (no secrets shown)."""
     from bot.checks import run_checks
 
     results = asyncio.run(run_checks(settings()))
