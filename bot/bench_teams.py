@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, web
+from pydantic import SecretStr
 
 from bot.config import Settings
 
@@ -132,7 +133,7 @@ async def _run(
             update={
                 "var_dir": Path(tmp),
                 "database_url": None,
-                "secret_key": secrets.token_urlsafe(32),
+                "secret_key": SecretStr(secrets.token_urlsafe(32)),
                 "teams_dev": True,
                 "microsoft_app_id": None,
                 "worker": False,

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.teams.edge import PRIVATE_NOTE
@@ -159,6 +160,7 @@ async def test_app_id_configured_and_no_token_is_401(settings: Settings, assista
         update={
             "microsoft_app_id": "c9e8c047-2a74-40a2-b28a-b162d5f5327c",
             "microsoft_app_tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "microsoft_app_password": SecretStr("not-a-real-secret"),
         }
     )
     async with running_app(secured, assistant, None) as app:

@@ -67,7 +67,8 @@ class _AuthConfig:
         password = settings.microsoft_app_password
         self.APP_ID = settings.microsoft_app_id or ""
         self.APP_PASSWORD = password.get_secret_value() if password else ""
-        self.APP_TYPE = settings.microsoft_app_type
+        # Without an app id (dev mode) the SDK's single-tenant factory would insist on one; auth is off anyway.
+        self.APP_TYPE = settings.microsoft_app_type if self.APP_ID else "MultiTenant"
         self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
 
 
@@ -552,9 +553,12 @@ def mount(app: web.Application, settings: Settings) -> None:
             "TEAMS DEV MODE: /api/messages is mounted WITHOUT AUTHENTICATION (POLICYBOT_TEAMS_DEV=1 and no "
             "MicrosoftAppId). Anyone who can reach this server can talk to the bot as anyone. Local testing only."
         )
-    elif settings.microsoft_app_type == "SingleTenant" and not settings.microsoft_app_tenant_id:
+    elif settings.microsoft_app_type == "SingleTenant" and not (
+        settings.microsoft_app_tenant_id and settings.microsoft_app_password
+    ):
         raise ConfigError(
-            "MicrosoftAppType is SingleTenant but MicrosoftAppTenantId is not set: set the tenant id."
+            "MicrosoftAppType is SingleTenant: set MicrosoftAppTenantId and MicrosoftAppPassword as well as "
+            "MicrosoftAppId (see docs/teams.md)."
         )
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AuthConfig(settings)))
     adapter.on_turn_error = _on_error
