@@ -47,7 +47,7 @@ class Sent:
 
         def walk(node: Any) -> None:
             if isinstance(node, dict):
-                for key in ("text", "label", "title"):
+                for key in ("text", "label", "title", "value"):
                     if isinstance(node.get(key), str):
                         out.append(node[key])
                 for value in node.values():

@@ -139,11 +139,15 @@ async def test_connector_403_is_recorded_and_the_fallback_route_used(
     reference = next(f for f in confirmation.card_text.split() if f.startswith("**")).strip("*")
 
     await _deliver(teams)
-    refused = connector.of("create")
-    assert [c.body["members"][0]["id"] for c in refused] == [AMIRA.aad]
-    await _deliver(teams)  # the next in line (HR) gets the case, in Teams: their chats are created
-    created = {c.body["members"][0]["id"] for c in connector.of("create") if c.conversation}
-    assert HELEN.aad in created
+    await _deliver(teams)
+    attempts = [(c.body["members"][0]["id"], c.conversation) for c in connector.of("create")]
+    assert attempts[0] == (AMIRA.aad, None)  # refused: no conversation was created
+    # The next in line (HR) gets the case, in Teams: their chat is created and the notice posted there.
+    [helen_chat] = [conversation for member, conversation in attempts if member == HELEN.aad]
+    assert helen_chat is not None
+    [notice] = connector.messages(helen_chat)
+    assert reference in notice.body["text"] and "passed to you" in notice.body["text"]
+    assert connector.messages() == [*connector.messages(SAM.chat), notice]
 
     priya = teams.services.reports.directory.person("priya.shah")
     assert priya is not None

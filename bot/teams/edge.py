@@ -132,6 +132,8 @@ class Courier:
     bot_id: str | None
     #: AAD ids whose personal-chat reference this process has stored or seen in the database.
     known: set[str] = field(default_factory=set)
+    #: The reference last stored per AAD id by this process: an unchanged one is not written again.
+    _saved: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def learn(self, activity: Activity) -> None:
         """Remember the tenant, service URL and bot id Teams uses, for chats nobody has opened yet."""
@@ -146,8 +148,12 @@ class Courier:
         if not _is_personal(activity) or activity.from_property is None:
             return
         key = _aad(activity)
-        reference = TurnContext.get_conversation_reference(activity)
-        await self.services().conversation_refs.save(REFS_CHANNEL, key, reference.serialize())
+        reference = TurnContext.get_conversation_reference(activity).serialize()
+        reference.pop("activityId", None)  # changes every message; not needed to continue the chat
+        if self._saved.get(key) == reference:
+            return
+        await self.services().conversation_refs.save(REFS_CHANNEL, key, reference)
+        self._saved[key] = reference
         self.known.add(key)
 
     def can_reach(self, aad: str) -> bool:
@@ -199,6 +205,7 @@ class Courier:
                     ),
                 )
                 await self.services().conversation_refs.save(REFS_CHANNEL, key, reference.serialize())
+                self._saved.pop(key, None)
                 self.known.add(key)
                 await deliver(turn)
 
@@ -307,7 +314,8 @@ class PolicyBot(ActivityHandler):
             reply = await asyncio.to_thread(services.assistant.quick_guidance)
             await self._send_answer(turn_context, reply, personal=personal)
             return
-        await turn_context.send_activity(Activity(type=ActivityTypes.typing))
+        # The typing indicator goes out while the core works; it is awaited before the reply so it comes first.
+        typing = asyncio.create_task(turn_context.send_activity(Activity(type=ActivityTypes.typing)))
         person = services.reports.directory.by_teams_id(_aad(activity))
         user = User(
             id=_aad(activity),
@@ -322,7 +330,10 @@ class PolicyBot(ActivityHandler):
             channel=Channel.TEAMS,
             private=personal,
         )
-        reply = await services.assistant.handle(message)
+        try:
+            reply = await services.assistant.handle(message)
+        finally:
+            await typing
         if not personal and (reply.suggest_report or reply.urgent):
             await self._move_to_private(turn_context, [self._answer_activity(reply, personal=True)], reply)
             return
