@@ -4,7 +4,8 @@ The real app (create_app, CloudAdapter in dev mode, the real assistant) serves 1
 message Activities are POSTed to /api/messages with ``serviceUrl`` pointing at a small recording connector on
 127.0.0.1. A turn's latency runs from the POST to the moment its reply (the card, not the typing indicator)
 reaches the connector. Concurrency C means C conversations, each sending its next question as soon as its
-previous answer arrived. State (SQLite) goes to a temporary directory; the index is the configured one.
+previous answer arrived. State goes to a temporary SQLite database, or to DATABASE_URL when that is set (give
+it a scratch database: the bench writes conversation turns and references); the index is the configured one.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ async def _run(
         bench_settings = settings.model_copy(
             update={
                 "var_dir": Path(tmp),
-                "database_url": None,
+                "database_url": settings.database_url,
                 "secret_key": SecretStr(secrets.token_urlsafe(32)),
                 "teams_dev": True,
                 "microsoft_app_id": None,

@@ -181,3 +181,31 @@ async def test_not_mounted_without_credentials_and_bad_content_type(
         )
         assert response.status == 415
     assert BOT["id"].startswith("28:")
+
+
+async def test_channel_feedback_buttons_are_stored(teams: Harness, connector: FakeConnector) -> None:
+    await teams.post(channel_mention(connector.url, SAM, FRIEND_REQUEST))
+    card = connector.messages()[0].cards[0]
+    helpful, not_helpful = (a["data"] for a in card["actions"])
+    thread = f"{CHANNEL};messageid=1759881511856"
+    for data in (not_helpful, helpful):  # changed their mind: the later click counts
+        click = channel_mention(connector.url, SAM, "")
+        click.update(text=None, value=data, replyToId=connector.messages(thread)[0].response_id)
+        click["entities"] = click["entities"][1:]
+        assert (await teams.post(click)).status == 201
+    counts = await teams.services.feedback.counts(doc_id="social-media-policy")
+    assert (counts.helpful, counts.not_helpful) == (1, 0)
+
+
+async def test_odd_card_values_are_never_echoed(
+    teams: Harness, connector: FakeConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A forged Action.Submit payload (a reference that is not one) gets a fixed answer, echoes nothing."""
+    secret = "my private words"
+    activity = personal_message(connector.url, SAM, secret)
+    activity["value"] = {"policybot": "open_case", "reference": ["not", "a", "string", secret]}
+    response = await teams.post(activity)
+    assert response.status == 201
+    texts = [m.body.get("text", "") for m in connector.messages(SAM.chat)]
+    assert texts and all(secret not in t for t in texts)
+    assert all(secret not in r.getMessage() for r in caplog.records if r.levelno >= 20)
