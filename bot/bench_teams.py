@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import secrets
 import statistics
 import tempfile
@@ -111,6 +112,35 @@ async def _level(
     return latencies
 
 
+async def _core_level(services: Any, *, concurrency: int, turns: int) -> list[float]:
+    """The same questions straight into ``assistant.handle`` (same database-backed memory), no HTTP, no SDK:
+    what the edge adds is the difference."""
+    from bot.domain import Channel, Message
+
+    latencies: list[float] = []
+    per = max(1, turns // concurrency)
+
+    async def conversation(index: int) -> None:
+        for n in range(per):
+            started = time.perf_counter()
+            text = QUESTIONS[(index + n) % len(QUESTIONS)]
+            key = f"core-{concurrency}-{index}"
+            await services.assistant.handle(Message(text, conversation=key, channel=Channel.TEAMS))
+            latencies.append(1e3 * (time.perf_counter() - started))
+
+    await asyncio.gather(*(conversation(i) for i in range(concurrency)))
+    return latencies
+
+
+def _figures(lat: list[float]) -> dict[str, float]:
+    return {
+        "turns": len(lat),
+        "p50_ms": round(statistics.median(lat), 1),
+        "p99_ms": round(_pct(lat, 0.99), 1),
+        "max_ms": round(max(lat), 1),
+    }
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -154,17 +184,17 @@ async def _run(
                     lat = await _level(
                         http, app_url, connector, service_url, concurrency=concurrency, turns=turns
                     )
-                    result[f"c{concurrency}"] = {
-                        "turns": len(lat),
-                        "p50_ms": round(statistics.median(lat), 1),
-                        "p99_ms": round(_pct(lat, 0.99), 1),
-                        "max_ms": round(max(lat), 1),
-                    }
+                    result[f"c{concurrency}"] = _figures(lat)
+                    say(f"the same questions straight into the core at {concurrency}")
+                    core = await _core_level(services, concurrency=concurrency, turns=turns)
+                    result[f"core_only_c{concurrency}"] = _figures(core)
         finally:
             await runner.cleanup()
             await services.close()
             await connector_runner.cleanup()
     top = result.get(f"c{max(levels)}", {})
+    result["cpus"] = os.cpu_count()
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
     result["floor"] = {
         f"p99 < {FLOOR_P99_MS:.0f} ms at {max(levels)} conversations": bool(
             top and top["p99_ms"] < FLOOR_P99_MS
