@@ -23,7 +23,12 @@ def _reply(**kw: object) -> Reply:
         url="https://example.org/policy#6.3",
         version="2.0",
     )
-    fields: dict[str, object] = {"question": "q", "kind": ReplyKind.ANSWER, "text": "No.", "citations": (citation,)}
+    fields: dict[str, object] = {
+        "question": "q",
+        "kind": ReplyKind.ANSWER,
+        "text": "No.",
+        "citations": (citation,),
+    }
     fields.update(kw)
     return Reply(id="r1", **fields)  # type: ignore[arg-type]
 
@@ -83,7 +88,9 @@ def test_notice_cards_are_bland() -> None:
         {"policybot": "open_case", "reference": "PB-1"},
         {"policybot": "ack", "reference": "PB-1"},
     ]
-    assert "actions" not in cards.notice_card("Your report PB-1 was acknowledged.", reference="PB-1", actions=False)
+    assert "actions" not in cards.notice_card(
+        "Your report PB-1 was acknowledged.", reference="PB-1", actions=False
+    )
     confirmation = json.dumps(cards.confirmation_card(Receipt("PB-1", Category.OTHER, 1, True)))
     assert "PB-1" in confirmation and "already" not in confirmation
 

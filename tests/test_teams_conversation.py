@@ -169,13 +169,16 @@ async def test_app_id_configured_and_no_token_is_401(settings: Settings, assista
 
 
 async def test_not_mounted_without_credentials_and_bad_content_type(
-    settings: Settings, assistant: Any, connector: FakeConnector
+    settings: Settings, assistant: Any, connector: FakeConnector, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_app(settings, assistant, None) as app:
         response = await app.post(personal_message(connector.url, SAM, FRIEND_REQUEST))
         assert response.status in (404, 405)
+    assert not [r for r in caplog.records if "WITHOUT AUTHENTICATION" in r.getMessage()]
     dev = settings.model_copy(update={"teams_dev": True})
     async with running_app(dev, assistant, connector) as app:
+        [warning] = [r for r in caplog.records if "WITHOUT AUTHENTICATION" in r.getMessage()]
+        assert warning.levelname == "WARNING"
         response = await app.http.post(
             f"{app.url}/api/messages", data=b"{}", headers={"Content-Type": "text/plain"}
         )
