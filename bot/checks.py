@@ -175,6 +175,44 @@ async def check_model(settings: Settings) -> list[Problem]:
     return []
 
 
+async def check_teams_reach(settings: Settings) -> list[Problem]:
+    """Directory people the Teams bot cannot reach yet: a teams_id, but no stored personal-chat reference
+    (they never talked to the bot) and no tenant id to open a chat with them. Their notices go to the
+    fallback route until they install the app or MicrosoftAppTenantId is set."""
+    if not settings.teams_enabled or settings.microsoft_app_tenant_id:
+        return []
+    from bot.errors import ConfigError, StorageUnavailable
+    from bot.reports.directory import load_directory
+    from bot.storage.database import Database
+    from bot.storage.shared import ConversationRefs
+
+    try:
+        directory = load_directory(settings.directory_file)
+    except ConfigError:
+        return []  # reported by the directory check
+    try:
+        db = await Database.open(settings)
+    except StorageUnavailable:
+        return []  # reported by the database check
+    try:
+        refs = ConversationRefs(db)
+        missing = [
+            p
+            for p in directory.people.values()
+            if p.teams_id and await refs.get("teams", p.teams_id.lower()) is None
+        ]
+    finally:
+        await db.dispose()
+    return [
+        Problem(
+            f"teams: {p.id}",
+            "the Teams bot cannot reach this person yet (no chat with the bot, no tenant id)",
+            "ask them to install policybot in Teams, or set MicrosoftAppTenantId",
+        )
+        for p in missing
+    ]
+
+
 CHECKS: list[Check] = [
     Check("directory", check_directory_file),
     Check("database and key", check_database),
@@ -182,6 +220,7 @@ CHECKS: list[Check] = [
     Check("channels", check_channels),
     Check("corpus", check_corpus),
     Check("model", check_model),
+    Check("teams reach", check_teams_reach),
 ]
 
 

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         None, validation_alias=_env("MicrosoftAppTenantId", "microsoft_app_tenant_id")
     )
     teams_dev: bool = Field(False, validation_alias=_env("POLICYBOT_TEAMS_DEV", "teams_dev"))
+    #: Where to open a personal chat with someone who has never messaged the bot (learned from any incoming
+    #: activity when unset; Teams' global endpoint is https://smba.trafficmanager.net/teams/).
+    teams_service_url: str | None = Field(
+        None, validation_alias=_env("POLICYBOT_TEAMS_SERVICE_URL", "teams_service_url")
+    )
 
     # --- reports -------------------------------------------------------------------------------------------
     webhook_url: str | None = Field(None, validation_alias=_env("POLICYBOT_WEBHOOK_URL", "webhook_url"))

@@ -20,6 +20,7 @@ from bot.middleware import MAX_BODY_BYTES, request_middleware
 from bot.observability import CONTENT_TYPE, METRICS, Metrics
 from bot.services import Services
 from bot.slack import mount as mount_slack
+from bot.teams import mount as mount_teams
 from bot.web import mount as mount_web
 
 __all__ = ["MAX_BODY_BYTES", "SERVICES", "SETTINGS", "create_app", "services_of"]
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     mount_web(app, settings)
     mount_admin(app, settings)
     mount_slack(app, settings)
+    mount_teams(app, settings)
     return app
 
 

@@ -23,6 +23,7 @@ from bot.cli import index as _index
 from bot.cli import insights as _insights
 from bot.cli import report as _report
 from bot.cli import serve as _serve
+from bot.cli import teams as _teams
 from bot.cli import worker as _worker
 from bot.cli._common import console, fail
 from bot.errors import PolicybotError
@@ -54,6 +55,7 @@ for _module in (
     _worker,
     _db,
     _insights,
+    _teams,
 ):
     _module.register(app)
 

@@ -23,13 +23,22 @@ def bench(
         None, help="With --http: a running server's URL (default: start one); needs SLACK_SIGNING_SECRET."
     ),
     per_level: int = typer.Option(64, min=8, help="With --http: commands sent per concurrency level."),
+    teams: bool = typer.Option(False, "--teams", help="Teams reply latency over loopback HTTP at 1 and 16."),
 ) -> None:
     """Embedding floor, answer latency p50/p99, build time, cold start and RSS, at 1x and at a synthetic 100x.
 
     With --http: ack latency p50/p99 and answered questions/s at concurrency 1, 8, 16 and 32, the bare model's
-    batched-embedding throughput and the server's RSS."""
+    batched-embedding throughput and the server's RSS. With --teams: Teams reply latency at 1 and 16."""
     if http:
         _bench_http(as_json=as_json, url=url, per_level=per_level)
+        return
+    if teams:
+        from bot.bench_teams import run_teams_benchmark
+
+        figures = run_teams_benchmark(
+            settings(), turns=repeats, say=lambda m: err_console.print(f"[dim]{m}[/]")
+        )
+        console.print_json(json.dumps(figures))
         return
     from bot.bench import run_benchmark
 
