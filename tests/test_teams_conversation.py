@@ -70,6 +70,16 @@ async def test_personal_question_gets_cited_card_with_teams_citations_and_feedba
     assert stored is not None and stored["conversation"]["id"] == SAM.chat
 
 
+async def test_redelivered_activity_is_answered_once(teams: Harness, connector: FakeConnector) -> None:
+    activity = personal_message(connector.url, SAM, FRIEND_REQUEST)
+    assert (await teams.post(activity)).status == 201
+    assert (await teams.post(activity)).status in (200, 201)
+    assert len(connector.messages(SAM.chat)) == 1
+    other = {**personal_message(connector.url, SAM, FRIEND_REQUEST), "id": "another-activity-id"}
+    assert (await teams.post(other)).status == 201
+    assert len(connector.messages(SAM.chat)) == 2
+
+
 async def test_channel_mention_is_stripped_and_answered_in_the_thread(
     teams: Harness, connector: FakeConnector
 ) -> None:

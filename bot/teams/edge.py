@@ -302,6 +302,12 @@ class PolicyBot(ActivityHandler):
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        # The Bot Framework redelivers an activity it thinks failed; the shared table makes every replica
+        # answer each activity once (report submissions are idempotent anyway).
+        conversation = activity.conversation.id if activity.conversation else ""
+        if activity.id and not await self._services().events.claim(f"teams:{conversation}:{activity.id}"):
+            log.info("teams: activity delivered again; already handled")
+            return
         if isinstance(activity.value, Mapping) and activity.value.get(cards.ACTION):
             await self._on_submit(turn_context, activity.value)
             return
