@@ -20,7 +20,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/policybot chat
+	@url=$$($(BIN)/python -c 'from bot.config import Settings; s = Settings.load(); chat = s.slack_enabled or s.teams_enabled; \
+	  print(s.base_url + ("/cases" if not s.console_enabled else "/console" if chat else "/"))'); \
+	printf '\n  ==================================================================\n'; \
+	printf '   policybot is starting. Open this in your browser:\n\n'; \
+	printf '       %s\n\n' "$$url"; \
+	printf '   (ready once the model and index have loaded; Ctrl+C stops it)\n'; \
+	printf '   Case dashboard sign-in: $(BIN)/policybot cases login --as priya.shah\n'; \
+	printf '  ==================================================================\n\n'
+	$(BIN)/policybot serve
 
 test: $(STAMP) lint typecheck pytest
 

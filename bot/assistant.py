@@ -15,7 +15,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.answer import AnswerPolicy, Composer, answer_probability
@@ -29,7 +29,11 @@ from index.embed import Embedder, SentenceTransformerEmbedder
 from index.search import HybridSearcher, SearchResult, Weights
 from index.store import BuiltIndex, open_index
 
-__all__ = ["Assistant", "SafeguardingContact"]
+__all__ = ["Assistant", "Observer", "SafeguardingContact"]
+
+#: Called with every (message, reply) ``handle`` produces, after composing it (insights, metrics). An observer
+#: that fails is logged by error class and never costs the person their answer.
+Observer = Callable[[Message, Reply], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +81,10 @@ class Assistant:
         safeguarding: SafeguardingContact | None = None,
         weights: Weights | None = None,
         policy: AnswerPolicy | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.index = index
+        self.observers: tuple[Observer, ...] = tuple(observers)
         self.embedder = embedder
         self.classifier = classifier
         self.memory = memory or InMemoryConversations()
@@ -104,23 +110,62 @@ class Assistant:
         memory: ConversationMemory | None = None,
         safeguarding: SafeguardingContact | None = None,
         on_rebuild: Callable[[str], None] | None = None,
+        observers: Sequence[Observer] = (),
     ) -> Assistant:
         """Load the model and the index (rebuilding it if the corpus or model changed) and the classifier."""
         embedder = embedder or SentenceTransformerEmbedder(settings.model)
         index = open_index(settings.corpus_dir, settings.index_dir, embedder, on_rebuild=on_rebuild)
         classifier = IntentClassifier.load_or_train(settings.index_dir / "intent", embedder)
         return cls(
-            index=index, embedder=embedder, classifier=classifier, memory=memory, safeguarding=safeguarding
+            index=index,
+            embedder=embedder,
+            classifier=classifier,
+            memory=memory,
+            safeguarding=safeguarding,
+            observers=observers,
         )
 
-    def with_context(self, *, memory: ConversationMemory, safeguarding: SafeguardingContact) -> Assistant:
-        """This assistant (same model, index, classifier and batcher) with another memory and DSL contact.
+    def reloaded(self, settings: Settings, *, on_rebuild: Callable[[str], None] | None = None) -> Assistant:
+        """A new assistant over the current corpus and index (built beside the old one if the corpus changed),
+        sharing this one's model, classifier, memory, contact and observers. Blocking: call it off the loop.
+
+        The build embeds in small batches, so questions answered meanwhile by this assistant interleave with
+        it instead of waiting for the whole corpus. Raises ``CorpusError`` (this assistant keeps serving)."""
+        index = open_index(
+            settings.corpus_dir,
+            settings.index_dir,
+            self.embedder,
+            on_rebuild=on_rebuild,
+            progress=lambda _stage, _done, _total: None,
+        )
+        return Assistant(
+            index=index,
+            embedder=self.embedder,
+            classifier=self.classifier,
+            memory=self.memory,
+            safeguarding=self.safeguarding,
+            weights=self.searcher.weights,
+            policy=self.policy,
+            observers=self.observers,
+        )
+
+    def with_context(
+        self,
+        *,
+        memory: ConversationMemory,
+        safeguarding: SafeguardingContact,
+        observers: Sequence[Observer] | None = None,
+    ) -> Assistant:
+        """This assistant (same model, index, classifier and batcher) with another memory and DSL contact
+        (and observers, when given).
 
         Each ``Services`` takes its own view, so several servers in one process (tests) never change each
         other's assistant."""
         clone = copy.copy(self)
         clone.memory = memory
         clone.safeguarding = safeguarding
+        if observers is not None:
+            clone.observers = tuple(observers)
         return clone
 
     def variant(self, mode: str) -> Assistant:
@@ -153,6 +198,11 @@ class Assistant:
             and not _private(intent)
         ):
             await self.memory.remember(message.conversation, query)
+        for observer in self.observers:
+            try:
+                await observer(message, reply)
+            except Exception as exc:  # an observer (insights) failing never costs anyone their answer
+                log.warning("reply observer failed: %s", type(exc).__name__)
         log.debug(
             "answered kind=%s intent=%s in %.1f ms",
             reply.kind,
@@ -236,7 +286,11 @@ class Assistant:
             reply = self._report(text, result, urgent=intent.intent is Intent.URGENT)
         else:
             reply = self._question(text, result, intent)
-        extra = {"probabilities": intent.probabilities, "ranking": [h.section for h in result.hits]}
+        extra = {
+            "probabilities": intent.probabilities,
+            "ranking": [h.section for h in result.hits],
+            "ranking_docs": [f"{h.doc_id}#{h.section}" for h in result.hits],
+        }
         return replace(reply, id=reply_id, resolved_question=resolved, extra=extra)
 
     def _question(self, text: str, result: SearchResult, intent: IntentResult) -> Reply:

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(None, validation_alias=_env("POLICYBOT_PUBLIC_URL", "public_url"))
     console: bool | None = Field(None, validation_alias=_env("POLICYBOT_CONSOLE", "console"))
     worker: bool = Field(True, validation_alias=_env("POLICYBOT_WORKER", "worker"))
+    #: Web dashboard: how long a session lasts, and how long a one-time sign-in link stays valid.
+    web_session_hours: float = Field(
+        8.0, gt=0, le=24 * 7, validation_alias=_env("POLICYBOT_WEB_SESSION_HOURS", "web_session_hours")
+    )
+    signin_link_minutes: float = Field(
+        15.0, gt=0, le=24 * 60, validation_alias=_env("POLICYBOT_SIGNIN_LINK_MINUTES", "signin_link_minutes")
+    )
     log_level: str = Field("INFO", validation_alias=_env("POLICYBOT_LOG_LEVEL", "log_level"))
     log_format: Literal["auto", "json", "text"] = Field(
         "auto", validation_alias=_env("POLICYBOT_LOG_FORMAT", "log_format")
@@ -128,6 +135,12 @@ class Settings(BaseSettings):
         2.0, gt=0, validation_alias=_env("POLICYBOT_WORKER_POLL_SECONDS", "worker_poll_seconds")
     )
     delivery_batch: int = Field(20, ge=1, validation_alias=_env("POLICYBOT_DELIVERY_BATCH", "delivery_batch"))
+
+    # --- insights ------------------------------------------------------------------------------------------
+    #: How long unanswered and not-helpful questions are kept for `policybot insights` (pseudonymised).
+    insights_retention_days: int = Field(
+        90, ge=1, validation_alias=_env("POLICYBOT_INSIGHTS_RETENTION_DAYS", "insights_retention_days")
+    )
 
     @field_validator("slack_api_url")
     @classmethod

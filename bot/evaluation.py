@@ -1,8 +1,9 @@
 """`policybot eval`: retrieval, abstention and message-classification figures over labelled questions.
 
-Input lines: ``{"q": str, "kind": "question"|"report"|"offtopic", "sections": [...], "urgent"?: bool}``. A
-question with sections is answerable; one without is not. A hit is any labelled section among the top k distinct
-sections. Hybrid (the shipped configuration), BM25-only and dense-only run in the same invocation, and every
+Input lines: ``{"q": str, "kind": "question"|"report"|"offtopic", "sections": [...], "urgent"?: bool,
+"doc"?: id}``. A question with sections is answerable; one without is not. Sections belong to ``doc`` (default:
+the main policy), so "6.3" of one document is never a hit for another's. A hit is any labelled section among the
+top k distinct sections; figures are also given per document. Hybrid (the shipped configuration), BM25-only and dense-only run in the same invocation, and every
 quote of every answer is checked verbatim against its source document.
 """
 
@@ -57,10 +58,13 @@ class Report:
     verbatim_checked: int
     verbatim_violations: list[str]
     misses: list[dict[str, Any]] = field(default_factory=list)
+    #: The shipped (hybrid) figures for each document's labelled questions.
+    documents: dict[str, ModeFigures] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "modes": {m.mode: m.to_json() for m in self.modes},
+            "documents": {doc: f.to_json() for doc, f in self.documents.items()},
             "intent": {k: round(v, 4) for k, v in self.intent.items()},
             "verbatim_checked": self.verbatim_checked,
             "verbatim_violations": self.verbatim_violations,
@@ -91,14 +95,15 @@ def load_items(paths: Sequence[Path]) -> list[EvalItem]:
 
 
 def ranking(reply: Reply) -> list[str]:
-    """Distinct sections in the order the reply presents them, then the rest of the search ranking."""
-    order = [c.section for c in reply.citations] + [s.section for s in reply.nearest]
-    order += [str(s) for s in reply.extra.get("ranking", [])]
+    """Distinct "doc#section" keys in the order the reply presents them, then the rest of the search ranking."""
+    order = [f"{c.doc_id}#{c.section}" for c in reply.citations]
+    order += [f"{s.doc_id}#{s.section}" for s in reply.nearest]
+    order += [str(s) for s in reply.extra.get("ranking_docs", [])]
     return list(dict.fromkeys(order))
 
 
 def figures(
-    mode: str, items: Sequence[EvalItem], replies: Sequence[Reply]
+    mode: str, items: Sequence[EvalItem], replies: Sequence[Reply], default_doc: str = ""
 ) -> tuple[ModeFigures, list[dict[str, Any]]]:
     f = ModeFigures(mode=mode)
     misses: list[dict[str, Any]] = []
@@ -114,7 +119,7 @@ def figures(
             continue
         f.answerable += 1
         order = ranking(reply)
-        gold = set(item.sections)
+        gold = {f"{item.doc or default_doc}#{s}" for s in item.sections}
         if order[:1] and order[0] in gold:
             f.hit1 += 1
         if gold & set(order[:3]):
@@ -122,7 +127,7 @@ def figures(
         f.mrr += next((1.0 / (i + 1) for i, s in enumerate(order) if s in gold), 0.0)
         if answered:
             f.answered += 1
-            if reply.citations[0].section in gold:
+            if f"{reply.citations[0].doc_id}#{reply.citations[0].section}" in gold:
                 right1 += 1
         else:
             f.false_abstention += 1
@@ -167,13 +172,20 @@ def _rate(flags: Sequence[bool]) -> float:
 
 
 def evaluate(
-    items: Sequence[EvalItem], replies_by_mode: Mapping[str, Sequence[Reply]], docs_body: Mapping[str, str]
+    items: Sequence[EvalItem],
+    replies_by_mode: Mapping[str, Sequence[Reply]],
+    docs_body: Mapping[str, str],
+    *,
+    default_doc: str | None = None,
 ) -> Report:
-    """Figures for every mode; verbatim checked on the hybrid (shipped) replies."""
+    """Figures for every mode and, for the shipped mode, per document; verbatim checked on every reply.
+
+    ``default_doc`` is the document unlabelled items are about (the main policy; default: the first)."""
+    main = default_doc or next(iter(docs_body), "")
     modes: list[ModeFigures] = []
     misses: list[dict[str, Any]] = []
     for mode, replies in replies_by_mode.items():
-        f, m = figures(mode, items, replies)
+        f, m = figures(mode, items, replies, main)
         modes.append(f)
         if mode == "hybrid":
             misses = m
@@ -187,10 +199,19 @@ def evaluate(
                     checked += 1
                     if sentence not in docs_body.get(c.doc_id, ""):
                         violations.append(f"{c.doc_id}#{c.section}: {sentence[:60]}")
+    documents: dict[str, ModeFigures] = {}
+    for doc in dict.fromkeys(item.doc or main for item in items if item.kind == "question"):
+        chosen = [
+            (i, r)
+            for i, r in zip(items, shipped, strict=True)
+            if (i.doc or main) == doc and i.kind == "question"
+        ]
+        documents[doc] = figures("hybrid", [i for i, _ in chosen], [r for _, r in chosen], main)[0]
     return Report(
         modes=modes,
         intent=intent_figures(items, shipped),
         verbatim_checked=checked,
         verbatim_violations=violations,
         misses=misses,
+        documents=documents,
     )

@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.admin import mount as mount_admin
 from bot.config import Settings
 from bot.middleware import MAX_BODY_BYTES, request_middleware
 from bot.observability import CONTENT_TYPE, METRICS, Metrics
 from bot.services import Services
+from bot.web import mount as mount_web
 
 __all__ = ["MAX_BODY_BYTES", "SERVICES", "SETTINGS", "create_app", "services_of"]
 
@@ -79,6 +81,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     # Edges mount here, each deciding from the settings whether it is configured.
+    mount_web(app, settings)
+    mount_admin(app, settings)
     return app
 
 

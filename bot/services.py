@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.assistant import Assistant, SafeguardingContact
 from bot.clock import Clock
 from bot.config import Settings
 from bot.conversation import ConversationMemory
 from bot.errors import StorageUnavailable
+from bot.insights import InsightsRecorder
 from bot.reports.app import Reports, open_reports
 from bot.reports.directory import Directory
 from bot.storage.shared import ConversationRefs, ConversationTurns, FeedbackRepository, ProcessedEvents
@@ -63,6 +64,8 @@ class Services:
     events: ProcessedEvents
     conversation_refs: ConversationRefs
     memory: ConversationMemory
+    insights: InsightsRecorder
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @classmethod
     async def open(
@@ -79,6 +82,10 @@ class Services:
         try:
             memory = DatabaseConversations(ConversationTurns(reports.db, clock=reports.clock))
             contact = safeguarding_contact(reports.directory)
+            insights = InsightsRecorder(
+                reports.db, retention_days=settings.insights_retention_days, clock=reports.clock
+            )
+            observers = (insights.observe,)
             if assistant is None:
                 assistant = await asyncio.to_thread(
                     Assistant.from_settings,
@@ -86,9 +93,10 @@ class Services:
                     memory=memory,
                     safeguarding=contact,
                     on_rebuild=on_rebuild,
+                    observers=observers,
                 )
             else:
-                assistant = assistant.with_context(memory=memory, safeguarding=contact)
+                assistant = assistant.with_context(memory=memory, safeguarding=contact, observers=observers)
         except BaseException:
             await reports.close()
             raise
@@ -100,6 +108,7 @@ class Services:
             events=ProcessedEvents(reports.db, clock=reports.clock),
             conversation_refs=ConversationRefs(reports.db, clock=reports.clock),
             memory=memory,
+            insights=insights,
         )
         if settings.worker if start_worker is None else start_worker:
             reports.start_worker()
@@ -123,6 +132,16 @@ class Services:
             if not current:
                 problems.append("database: migrations not current (run `policybot db migrate`)")
         return problems
+
+    async def reload(self, *, on_rebuild: Callable[[str], None] | None = None) -> Assistant:
+        """Serve the current corpus: build (beside the old index) or load the new index off the event loop,
+        then swap ``self.assistant`` in one assignment. Requests already running finish on the assistant they
+        started with and new ones get the new one, so none is dropped; when the build fails (``CorpusError``)
+        the old assistant keeps serving. Edges must read ``services.assistant`` per request."""
+        async with self._reload_lock:
+            fresh = await asyncio.to_thread(self.assistant.reloaded, self.settings, on_rebuild=on_rebuild)
+            self.assistant = fresh
+            return fresh
 
     async def close(self) -> None:
         await self.reports.close()

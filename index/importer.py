@@ -32,6 +32,7 @@ _FOOTER = re.compile(
 _PAGE_ONLY = re.compile(r"^\s*(?:Page\s+\d+(?:\s+of\s+\d+)?|\d+\s*/\s*\d+|-\s*\d+\s*-)\s*$", re.IGNORECASE)
 _TOC_HEADING = re.compile(r"^\W*(?:table\s+of\s+contents|contents)\W*$", re.IGNORECASE)
 _TOC_LINE = re.compile(r"\.{4,}\s*\S*\s*\d+\s*$|\.{4,}\s*$")
+_TOC_ENTRY = re.compile(r"^(?!#)\S.{0,118}?\s+\d{1,3}$")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _NUMBERED = re.compile(r"^(?P<num>\d+(?:\.\d+)*)\.?\s+(?P<title>\S.*)$")
@@ -58,7 +59,12 @@ class ImportReport:
     entities_decoded: int = 0
     bullet_glyphs_fixed: int = 0
     duplicate_paragraphs_removed: int = 0
+    #: Set by the format readers (index.importers): what they dropped before cleaning.
+    running_headers_removed: int = 0
+    source_format: str = "text"
     repeated_lines: list[str] = field(default_factory=list)
+    #: Other debris the cleaner saw but would not guess about (a bare number, a split word): for review.
+    leftovers: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
@@ -71,10 +77,12 @@ class ImportReport:
             ("HTML entities decoded", self.entities_decoded),
             ("stray bullet glyphs fixed", self.bullet_glyphs_fixed),
             ("duplicate paragraphs removed", self.duplicate_paragraphs_removed),
+            ("running headers/footers removed", self.running_headers_removed),
         ):
             if count:
                 lines.append(f"{label}: {count}")
         lines.extend(f"suspected leftover (repeated line): {line!r}" for line in self.repeated_lines)
+        lines.extend(f"suspected leftover: {item}" for item in self.leftovers)
         lines.extend(f"warning: {w}" for w in self.warnings)
         return lines
 
@@ -88,13 +96,20 @@ class ImportedDocument:
     report: ImportReport
 
 
-def clean_text(raw: str, **meta_overrides: Any) -> ImportedDocument:
+def clean_text(
+    raw: str,
+    *,
+    defaults: dict[str, Any] | None = None,
+    report: ImportReport | None = None,
+    **meta_overrides: Any,
+) -> ImportedDocument:
     """Clean a PDF/Word-to-text conversion into sectioned Markdown.
 
     ``meta_overrides`` (id, title, owner, organisation, url ...) win over what is found in the text; ``None``
-    values are ignored so a CLI can pass its options straight through.
+    values are ignored so a CLI can pass its options straight through. ``defaults`` (a title from a Word
+    file's properties, say) lose to both. ``report`` carries what a format reader already removed.
     """
-    report = ImportReport()
+    report = report or ImportReport()
     meta: dict[str, Any] = {}
 
     text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ").replace("\t", " ")
@@ -119,11 +134,15 @@ def clean_text(raw: str, **meta_overrides: Any) -> ImportedDocument:
         body_parts.append("#" * heading_level + " " + label)
         body_parts.extend(paragraphs)
 
-    _note_repeated_lines(body_parts, report)
+    _note_repeated_lines(lines, report)
     if not report.sections:
         report.warnings.append("no numbered sections found: the document will be indexed as one section")
         body_parts = _paragraphs([line for line in lines if line.strip()], "", report)
+    _note_leftovers(body_parts, report)
 
+    for key, value in (defaults or {}).items():
+        if value not in (None, ""):
+            meta.setdefault(key, value)
     meta.update({k: v for k, v in meta_overrides.items() if v is not None})
     title = meta.get("title") or "Untitled policy"
     meta["title"] = title
@@ -170,11 +189,21 @@ def _strip_footers(text: str, meta: dict[str, Any], report: ImportReport) -> str
 
 
 def _drop_toc(lines: list[str], report: ImportReport) -> list[str]:
+    """Drop contents headings, dot-leader lines, and the entries under a contents heading that end in a page
+    number ("Purpose 2", as Word's TOC field flattens to) until the first line that is not such an entry."""
     kept: list[str] = []
+    in_toc = False
     for line in lines:
         if _TOC_HEADING.match(line.strip("# ")) or _TOC_LINE.search(line):
             report.toc_lines_removed += 1
+            in_toc = True
             continue
+        if in_toc and not line.strip():
+            continue
+        if in_toc and _TOC_ENTRY.match(line.strip()):
+            report.toc_lines_removed += 1
+            continue
+        in_toc = False
         kept.append(line)
     return kept
 
@@ -308,12 +337,37 @@ def _list_item(line: str, report: ImportReport) -> str | None:
     return None
 
 
-def _note_repeated_lines(parts: list[str], report: ImportReport) -> None:
-    """Short lines repeated three or more times are usually running headers the patterns did not catch."""
-    counts = Counter(
-        line.strip() for part in parts for line in part.split("\n") if 0 < len(line.strip()) <= 80
+def _note_repeated_lines(lines: list[str], report: ImportReport) -> None:
+    """Short input lines repeated three or more times are usually running headers the patterns did not
+    catch (looked for before paragraphs are joined, where a header spliced between pages would hide)."""
+    counts = Counter(line.strip() for line in lines if 3 < len(line.strip()) <= 80 and _heading(line) is None)
+    report.repeated_lines = sorted(
+        line for line, n in counts.items() if n >= 3 and not line.startswith(("#", "- ", "o "))
     )
-    report.repeated_lines = sorted(line for line, n in counts.items() if n >= 3 and not line.startswith("#"))
+
+
+_LEFTOVERS = (
+    (re.compile(r"(?<=[.!?])\s\d{1,3}\s(?=[A-Z])"), "a number between sentences (a page number?)"),
+    (re.compile(r"\bPage\s+\d+(?:\s+of\s+\d+)?\b"), "a page reference inside the text"),
+    (
+        re.compile(r"\b[a-z]{2,}- (?!(?:and|or|nor|to)\b)[a-z]{2,}\b"),
+        "a word split by a hyphen at a line end",
+    ),
+    (re.compile(r"\ufffd|\(cid:\d+\)|[\ufb00-\ufb06]"), "unreadable or ligature characters"),
+    (re.compile(r"\.{4,}"), "dot leaders (a table of contents?)"),
+)
+
+
+def _note_leftovers(parts: list[str], report: ImportReport) -> None:
+    """Debris the cleaner does not remove on its own (it could be real text), quoted for the reviewer."""
+    for part in parts:
+        for line in part.split("\n"):
+            stripped = line.strip().removeprefix("- ").strip()
+            for pattern, why in _LEFTOVERS:
+                found = pattern.search(stripped)
+                if found:
+                    start = max(found.start() - 20, 0)
+                    report.leftovers.append(f"{why}: {stripped[start : found.end() + 20]!r}")
 
 
 def _month(value: str) -> str | None:

@@ -122,14 +122,18 @@ def build_index(
         truncated_passages=truncated,
     )
     unit_index, passage_index = _flat(unit_vecs), _flat(passage_vecs)
-    faiss.write_index(unit_index, str(tmp / "units.faiss"))
-    faiss.write_index(passage_index, str(tmp / "passages.faiss"))
-    bm25.save(str(tmp / "bm25_units"))
-    bm25_sections.save(str(tmp / "bm25_sections"))
-    (tmp / "passages.json").write_text(
-        json.dumps([_passage_json(p) for p in passages], ensure_ascii=False), encoding="utf-8"
-    )
-    (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
+    try:
+        faiss.write_index(unit_index, str(tmp / "units.faiss"))
+        faiss.write_index(passage_index, str(tmp / "passages.faiss"))
+        bm25.save(str(tmp / "bm25_units"))
+        bm25_sections.save(str(tmp / "bm25_sections"))
+        (tmp / "passages.json").write_text(
+            json.dumps([_passage_json(p) for p in passages], ensure_ascii=False), encoding="utf-8"
+        )
+        (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
+    except BaseException:  # a half-written build never lingers; CURRENT still names the old one
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     final = index_dir / name
     os.replace(tmp, final)
     _set_current(index_dir, name)

@@ -20,6 +20,7 @@ from bot.cli import corpus as _corpus
 from bot.cli import db as _db
 from bot.cli import evaluate as _evaluate
 from bot.cli import index as _index
+from bot.cli import insights as _insights
 from bot.cli import report as _report
 from bot.cli import serve as _serve
 from bot.cli import worker as _worker
@@ -40,7 +41,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (_ask, _bench, _evaluate, _index, _corpus, _cases, _report, _config, _serve, _worker, _db):
+for _module in (
+    _ask,
+    _bench,
+    _evaluate,
+    _index,
+    _corpus,
+    _cases,
+    _report,
+    _config,
+    _serve,
+    _worker,
+    _db,
+    _insights,
+):
     _module.register(app)
 
 

@@ -1,4 +1,4 @@
-"""`policybot cases list|show|ack|note|decide|close|purge`: work on cases from the terminal (local mode).
+"""`policybot cases list|show|ack|note|decide|close|login|purge`: work on cases from the terminal (local mode).
 
 Every command but purge needs ``--as PERSON``; only the case's recipients and case administrators get anything
 back, and a refusal reads the same whether or not the case exists.
@@ -102,6 +102,26 @@ def close(reference: str, outcome: str = typer.Option(..., help="The outcome."),
     async def body(reports: Reports) -> None:
         await reports.service.close(reference, actor(reports.directory, who), outcome)
         console.print("Closed.")
+
+    asyncio.run(with_reports(settings(), body))
+
+
+@cases_app.command("login")
+def login(
+    who: str = AS,
+    next_path: str = typer.Option("/cases", "--next", help="The page to open after signing in."),
+) -> None:
+    """Print a one-time sign-in link for the case dashboard (short-lived; works once)."""
+    from bot.web.auth import make_signin_link
+
+    async def body(reports: Reports) -> None:
+        person = actor(reports.directory, who)
+        cfg = reports.settings
+        link = make_signin_link(cfg, person.id, next_path, keys=reports.db.keys, clock=reports.clock)
+        console.print(
+            f"One-time sign-in link for {person.name} (valid {cfg.signin_link_minutes:g} minutes, works once):"
+        )
+        console.print(link, markup=False, soft_wrap=True)
 
     asyncio.run(with_reports(settings(), body))
 

@@ -1,7 +1,9 @@
-"""`policybot corpus add FILE`: import a converted policy into policy_corpus/ as Markdown, for review."""
+"""`policybot corpus add FILE`: import a Word, PDF, web or text policy into policy_corpus/ as Markdown, for review."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import typer
@@ -12,48 +14,77 @@ __all__ = ["register"]
 
 corpus_app = typer.Typer(help="Manage the policy documents in policy_corpus/.", no_args_is_help=True)
 
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-\d{2})?$")
+
 
 @corpus_app.command("add")
 def add(
     file: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, readable=True, help="A .txt or .md export."
+        ..., exists=True, dir_okay=False, readable=True, help="A .docx, .pdf, .html, .md or .txt policy."
     ),
     doc_id: str | None = typer.Option(None, "--id", help="Document id (default: from the file name)."),
-    title: str | None = typer.Option(None, help="Title (default: found in the page footers)."),
+    title: str | None = typer.Option(None, help="Title (default: found in the document)."),
     owner: str | None = typer.Option(None, help="Team that owns the document, e.g. HR."),
     organisation: str | None = typer.Option(None, help="Organisation the policy belongs to."),
-    version: str | None = typer.Option(None, help="Version (default: found in the page footers)."),
+    version: str | None = typer.Option(None, help="Version (default: found in the document)."),
     review_due: str | None = typer.Option(None, "--review-due", help="YYYY-MM (default: found in the text)."),
     url: str | None = typer.Option(None, help="Link to the published copy."),
-    out: Path | None = typer.Option(None, help="Output directory (default: the configured policy_corpus/)."),
+    corpus_dir: Path | None = typer.Option(
+        None, "--corpus-dir", "--out", help="Output directory (default: the configured policy_corpus/)."
+    ),
     force: bool = typer.Option(False, help="Overwrite an existing document with the same id."),
 ) -> None:
-    """Clean FILE (table of contents, page footers, HTML debris removed), write Markdown, report what was found."""
-    from index.importer import clean_text, render_markdown
+    """Clean FILE (contents page, running headers and footers, page numbers removed), write Markdown with front
+    matter, and report what was found so the policy owner can review it before rebuilding the index."""
+    from index.corpus import parse_markdown
+    from index.errors import CorpusError
+    from index.importer import render_markdown
+    from index.importers import import_file
 
-    if file.suffix.lower() not in (".txt", ".md"):
-        fail(f"{file.name}: only .txt and .md exports can be imported so far")
-    doc_id = doc_id or file.stem.lower().replace("_", "-").replace(" ", "-")
-    imported = clean_text(
-        file.read_text(encoding="utf-8"),
-        id=doc_id,
-        title=title,
-        owner=owner,
-        organisation=organisation,
-        version=version,
-        review_due=review_due,
-        url=url,
-    )
-    target_dir = out or settings().corpus_dir
+    doc_id = doc_id or re.sub(r"[^a-z0-9-]+", "-", file.stem.lower()).strip("-")
+    if not _ID.match(doc_id):
+        fail(f"--id {doc_id!r}: use lower-case letters, digits and hyphens")
+    if review_due is not None and not _MONTH.match(review_due):
+        fail(f"--review-due {review_due!r}: use YYYY-MM, e.g. 2027-03")
+    target_dir = corpus_dir or settings().corpus_dir
     target = target_dir / f"{doc_id}.md"
     if target.exists() and not force:
         fail(f"{target} exists; pass --force to replace it")
+    try:
+        imported = import_file(
+            file,
+            id=doc_id,
+            title=title,
+            owner=owner,
+            organisation=organisation,
+            version=version,
+            review_due=review_due,
+            url=url,
+        )
+    except CorpusError as exc:
+        fail(str(exc))
+    if "version" not in imported.meta:
+        fail(f"{file.name}: no version found in the document; pass --version")
+    text = render_markdown(imported)
+    try:  # what we write must load: check before anything lands in the corpus
+        parse_markdown(text, target)
+    except CorpusError as exc:
+        fail(f"the cleaned document would not load ({exc}); nothing was written")
     target_dir.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_markdown(imported), encoding="utf-8")
-    console.print(f"wrote {target}")
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    console.print(
+        f"wrote {target} ({imported.report.source_format}, version {imported.meta['version']})",
+        soft_wrap=True,
+    )
     for line in imported.report.summary():
-        console.print(f"  {line}")
-    console.print("Review the file, then run `policybot index build` (or restart) to serve it.")
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+    console.print(
+        "Review the file, then run `policybot index build` and reload the server "
+        "(`POST /admin/reload` or SIGHUP) to serve it."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,11 @@ def evaluate_cmd(
     show_misses: bool = typer.Option(
         False, "--misses", help="List answerable questions whose top section is wrong."
     ),
+    default_doc: str = typer.Option(
+        "social-media-policy",
+        "--default-doc",
+        help='The main policy: the document of labelled items that carry no "doc" (one-document corpora: it).',
+    ),
 ) -> None:
     """Evaluate retrieval, abstention and report detection on labelled questions."""
     from bot.cli.ask import load_assistant
@@ -36,7 +41,14 @@ def evaluate_cmd(
         "dense": assistant.variant("dense").answer_many(texts),
     }
     bodies = {d.id: d.body for d in assistant.index.corpus.documents}
-    report = evaluate(items, replies, bodies)
+    if default_doc not in bodies:
+        if len(bodies) != 1:
+            fail(f"--default-doc {default_doc!r} is not in the corpus ({', '.join(bodies)})")
+        default_doc = next(iter(bodies))
+    unknown = sorted({i.doc for i in items if i.doc and i.doc not in bodies})
+    if unknown:
+        fail(f"labelled items name documents the corpus does not hold: {', '.join(unknown)}")
+    report = evaluate(items, replies, bodies, default_doc=default_doc)
     if as_json:
         console.print_json(json.dumps(report.to_json()))
         return
@@ -62,6 +74,26 @@ def evaluate_cmd(
             f"{m.false_abstention:.3f} of {m.answerable}",
         )
     console.print(table)
+    if len(report.documents) > 1:
+        per_doc = Table(title="per document (hybrid)")
+        for col in ("document", "questions", "hit@1", "hit@3", "MRR", "answered right@1", "false abstention"):
+            per_doc.add_column(col, justify="right")
+        for doc, f in report.documents.items():
+            per_doc.add_row(
+                doc,
+                str(f.answerable + f.unanswerable),
+                f"{f.hit1:.3f}",
+                f"{f.hit3:.3f}",
+                f"{f.mrr:.3f}",
+                f"{f.answered_right_at_1:.3f}",
+                f"{f.false_abstention:.3f}",
+            )
+        console.print(per_doc)
+    else:
+        for doc, f in report.documents.items():
+            console.print(
+                f"{doc}: hit@1 {f.hit1:.3f}, hit@3 {f.hit3:.3f} over {f.answerable} answerable questions"
+            )
     i = report.intent
     console.print(
         f"report detection: recall {i['report_recall']:.3f} of {int(i['reports'])} reports; "

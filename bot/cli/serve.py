@@ -30,6 +30,7 @@ def serve(
     """Start policybot's server."""
     from aiohttp import web
 
+    from bot.admin import install_sighup
     from bot.logs import configure_logging
     from bot.server import create_app
 
@@ -47,6 +48,7 @@ def serve(
 
     app.on_startup.append(announce)
     app.on_shutdown.append(stopping)
+    install_sighup(app)  # SIGHUP reloads the index, like POST /admin/reload
     web.run_app(
         app,
         host=cfg.host,

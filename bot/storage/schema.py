@@ -34,10 +34,13 @@ __all__ = [
     "conversation_refs",
     "conversation_turns",
     "feedback",
+    "insight_questions",
     "meta",
     "metadata",
     "outbox",
     "processed_events",
+    "web_sessions",
+    "web_signins_used",
 ]
 
 metadata = MetaData(
@@ -191,4 +194,46 @@ conversation_turns = Table(
     Column("text_enc", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Index("ix_conversation_turns_key", "conversation_key", "id"),
+)
+
+# --- web console and dashboard ---------------------------------------------------------------------------
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # Keyed hash of the cookie's random token: a database leak does not hand out live sessions.
+    Column("id_hash", String(64), primary_key=True),
+    # Signed in through a one-time link: may open the cases routed to this person.
+    Column("person_id", String(64)),
+    # Local mode only: who the console acts as ("you are: Sam"); never grants access to cases.
+    Column("acting_as", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+web_signins_used = Table(
+    "web_signins_used",
+    metadata,
+    # Keyed hash of a sign-in link's nonce: every replica refuses a link that was used once.
+    Column("nonce_hash", String(64), primary_key=True),
+    Column("used_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# --- insights (what staff could not find) ----------------------------------------------------------------
+insight_questions = Table(
+    "insight_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reply_id", String(64), nullable=False, unique=True),
+    Column("kind", String(24), nullable=False),  # the reply kind: answer | no_answer | related_document
+    Column("channel", String(16), nullable=False),
+    # Keyed hash of the asker (counts distinct people per theme); never a user id.
+    Column("asker_hash", String(64)),
+    # The question, encrypted; cleared after a few days for answers nobody marked not helpful.
+    Column("question_enc", Text),
+    Column("doc_id", String(128)),
+    Column("doc_version", String(64)),
+    # [{"doc_id", "section", "version"}] of every citation: the versions the reply was about.
+    Column("citations", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
 )
