@@ -120,6 +120,20 @@ class TextFormatter(logging.Formatter):
         return f"{head} {' '.join(extras)}{sep}{rest}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (as ``logging.lastResort`` does), so a
+    handler installed while stderr was redirected (a test runner, a daemon wrapper) never writes to a closed
+    stream later."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
 def configure_logging(
     level: str = "INFO", fmt: str = "auto", stream: IO[str] | None = None
 ) -> logging.Handler:
@@ -127,10 +141,11 @@ def configure_logging(
 
     ``fmt``: "json", "text", or "auto" (JSON unless the stream is a terminal). aiohttp's own access log is
     silenced: the middleware writes a better one (route template, hashed user, no query string)."""
-    stream = stream or sys.stderr
     if fmt == "auto":
-        fmt = "text" if stream.isatty() else "json"
-    handler = logging.StreamHandler(stream)
+        fmt = "text" if (stream or sys.stderr).isatty() else "json"
+    handler: logging.StreamHandler[IO[str]] = (
+        logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    )
     handler.addFilter(RequestIdFilter())
     handler.addFilter(PrivacyFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

@@ -9,7 +9,9 @@ migrations current) and ``/metrics`` (Prometheus text, from the app's own regist
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -29,6 +31,24 @@ log = logging.getLogger(__name__)
 
 SERVICES = web.AppKey("services", Services)
 SETTINGS = web.AppKey("settings", Settings)
+
+
+class SharedCheck:
+    """Callers arriving while ``check`` runs share its result instead of starting another: a burst of
+    load-balancer probes or scrapes must not queue for SQLite's write lock or fill the connection pool."""
+
+    def __init__(self, check: Callable[[], Awaitable[list[str]]]) -> None:
+        self._check = check
+        self._task: asyncio.Task[list[str]] | None = None
+
+    async def __call__(self) -> list[str]:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._check())
+        return list(await asyncio.shield(self._task))
+
+
+READINESS = web.AppKey("readiness", SharedCheck)
+SCRAPE = web.AppKey("scrape", SharedCheck)
 
 
 def services_of(request: web.Request) -> Services:
@@ -54,6 +74,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> web.A
         # Every channel's replies are counted and timed here, once, whichever edge asked.
         opened.assistant.observers = (*opened.assistant.observers, count_reply)
 
+        async def refresh() -> list[str]:
+            await app[METRICS].refresh(opened.reports.db, opened.reports.clock)
+            return []
+
+        app[READINESS] = SharedCheck(opened.readiness)
+        app[SCRAPE] = SharedCheck(refresh)
+
     async def close_services(app: web.Application) -> None:
         if owned and SERVICES in app:
             await app[SERVICES].close()
@@ -78,16 +105,15 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _readyz(request: web.Request) -> web.Response:
     """Readiness: 200 when this replica can serve, else 503 with every reason."""
-    services = request.app.get(SERVICES)
-    problems = ["starting: services not open yet"] if services is None else await services.readiness()
+    check = request.app.get(READINESS)
+    problems = ["starting: services not open yet"] if check is None else await check()
     if problems:
         return web.json_response({"status": "unavailable", "problems": problems}, status=503)
     return web.json_response({"status": "ready"})
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    metrics = request.app[METRICS]
-    services = request.app.get(SERVICES)
-    if services is not None:
-        await metrics.refresh(services.reports.db, services.reports.clock)
-    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+    scrape = request.app.get(SCRAPE)
+    if scrape is not None:
+        await scrape()
+    return web.Response(body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE})

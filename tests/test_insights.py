@@ -165,7 +165,7 @@ def test_cli_prints_themes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, assi
     monkeypatch.delenv("DATABASE_URL", raising=False)
     result = CliRunner().invoke(app, ["insights", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # stderr may carry log lines
     assert data["questions"] == 4 and data["unanswered"] == 4 and data["retention_days"] == 90
     assert data["themes"][0]["count"] == 3 and data["themes"][0]["label"] in HOLIDAY
     table = CliRunner().invoke(app, ["insights"])

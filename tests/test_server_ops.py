@@ -13,8 +13,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import make_settings
-from fakes_reports import TcpProxy
-from sqlalchemy import text
+from fakes_reports import FakeClock, TcpProxy, WebhookReceiver
+from pydantic import SecretStr
+from sqlalchemy import select, text
 
 from bot.config import Settings
 from bot.domain import Channel, Message
@@ -23,10 +24,11 @@ from bot.observability import metrics_of
 from bot.reports import Reporter, Submission
 from bot.server import create_app, services_of
 from bot.services import Services
+from bot.storage.schema import outbox
 
 
-async def _client(settings: Settings, assistant: object, **kw: object) -> TestClient:
-    services = await Services.open(settings, assistant=assistant, start_worker=False)  # type: ignore[arg-type]
+async def _client(settings: Settings, assistant: object, clock: FakeClock | None = None) -> TestClient:
+    services = await Services.open(settings, assistant=assistant, start_worker=False, clock=clock)  # type: ignore[arg-type]
     app = create_app(settings, services=services)
 
     async def close(app: web.Application) -> None:
@@ -39,8 +41,13 @@ async def _client(settings: Settings, assistant: object, **kw: object) -> TestCl
 
 
 @pytest.fixture
-async def client(settings: Settings, assistant: object) -> AsyncIterator[TestClient]:
-    c = await _client(settings, assistant)
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def client(settings: Settings, assistant: object, clock: FakeClock) -> AsyncIterator[TestClient]:
+    c = await _client(settings, assistant, clock)
     yield c
     await c.close()
 
@@ -97,7 +104,7 @@ def services_of_client(client: TestClient) -> Services:
 
 
 async def test_metrics_counts_requests_replies_cases_and_outbox(
-    client: TestClient, assistant: object
+    client: TestClient, assistant: object, clock: FakeClock
 ) -> None:
     services = services_of_client(client)
     for _ in range(3):
@@ -112,7 +119,7 @@ async def test_metrics_counts_requests_replies_cases_and_outbox(
     assert app is not None
     await services.assistant.handle(Message("Can I accept a friend request from a parent?"))
     await services.assistant.handle(Message("Someone keeps sending me abusive messages online"))
-    await asyncio.sleep(0.05)  # the oldest undelivered notice has an age
+    clock.advance(seconds=90)  # the oldest undelivered notice is now 90 s old
 
     response = await client.get("/metrics")
     assert response.status == 200
@@ -124,8 +131,7 @@ async def test_metrics_counts_requests_replies_cases_and_outbox(
     assert 'policybot_cases{state="open"} 1.0' in body
     assert 'policybot_cases{state="closed"} 0.0' in body
     assert "policybot_outbox_pending 2.0" in body  # safeguarding: DSL and deputy
-    age = float(re.search(r"^policybot_outbox_oldest_undelivered_seconds (\S+)$", body, re.M).group(1))  # type: ignore[union-attr]
-    assert age > 0
+    assert "policybot_outbox_oldest_undelivered_seconds 90.0" in body
     assert "policybot_escalations_total 0.0" in body
     assert 'policybot_replies_total{channel="local",kind="answer"} 1.0' in body
     assert 'policybot_replies_total{channel="local",kind="report_offer"} 1.0' in body
@@ -136,6 +142,12 @@ async def test_metrics_counts_requests_replies_cases_and_outbox(
     body = await (await client.get("/metrics")).text()
     assert "policybot_outbox_pending 0.0" in body
     assert "policybot_outbox_oldest_undelivered_seconds 0.0" in body
+
+    clock.advance(days=10)  # nobody acknowledged: the case goes to the next person in line
+    assert await services.reports.service.escalate_due()
+    body = await (await client.get("/metrics")).text()
+    assert "policybot_escalations_total 1.0" in body
+    assert "policybot_outbox_pending 1.0" in body
 
 
 async def test_each_app_has_its_own_registry(settings: Settings, assistant: object) -> None:
@@ -239,3 +251,48 @@ async def test_unexpected_errors_are_500_without_a_traceback(echo_client: TestCl
     body = await response.text()
     assert "Traceback" not in body and "secret message" not in body and "RuntimeError" not in body
     assert (await response.json())["error"] == "internal error"
+
+
+async def test_shutdown_leaves_undelivered_notices_in_the_outbox(
+    settings: Settings, assistant: object
+) -> None:
+    """Closing (what SIGTERM does after in-flight requests finish) stops the worker after the notice in hand;
+    the rest stay pending for the next worker, none is lost or half-sent."""
+
+    receiver = WebhookReceiver(secret="shutdown-secret", delay=0.3)
+    await receiver.start()
+    settings = settings.model_copy(
+        update={
+            "webhook_url": receiver.url,
+            "webhook_secret": SecretStr("shutdown-secret"),
+            "delivery_batch": 1,
+            "worker_poll_seconds": 0.05,
+        }
+    )
+    services = await Services.open(settings, assistant=assistant, start_worker=False)  # type: ignore[arg-type]
+    try:
+        for i in range(6):
+            await services.reports.service.submit(
+                Submission(category="safeguarding", description=f"Concern number {i}."),
+                Reporter(Channel.LOCAL, "sam.patel", "sam.patel"),
+                idempotency_key=f"shutdown-{i}",
+            )
+        services.reports.start_worker()
+        await receiver.wait_for(1, timeout=30)
+    finally:
+        started = asyncio.get_running_loop().time()
+        await services.close()
+        took = asyncio.get_running_loop().time() - started
+        await receiver.stop()
+    assert took < 3, took  # not draining twelve notices at 0.3 s each
+    check = await Services.open(settings, assistant=assistant, start_worker=False)  # type: ignore[arg-type]
+    try:
+        async with check.reports.db.transaction() as conn:
+            rows = (await conn.execute(select(outbox.c.status, outbox.c.claimed_until))).all()
+    finally:
+        await check.close()
+    delivered = [r for r in rows if r.status == "delivered"]
+    pending = [r for r in rows if r.status == "pending"]
+    assert len(rows) == 12 and len(delivered) == sum(receiver.delivered.values()) >= 1
+    assert len(pending) == 12 - len(delivered) >= 8
+    assert all(r.claimed_until is None for r in pending), "no notice is left claimed by a stopped worker"
