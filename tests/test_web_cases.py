@@ -297,3 +297,23 @@ async def test_every_form_has_csrf_and_every_control_a_label(settings: Settings,
             assert parser.posts and all(parser.posts), path
             unlabelled = [c for c in parser.controls if c not in parser.labels]
             assert not unlabelled, (path, unlabelled)
+
+
+async def test_insights_page_is_for_case_administrators(settings: Settings, assistant: Any) -> None:
+    from bot.domain import Message, User
+
+    question = "How many days of annual leave do I get each year?"
+    async with web_client(settings, assistant) as (client, services):
+        reply = await services.assistant.handle(
+            Message(question, user=User("U1", Channel.WEB, directory_id="sam.patel"), channel=Channel.WEB)
+        )
+        assert reply.kind.value == "no_answer"
+        await sign_in(client, services, settings, "ahmed.karim", "/cases")
+        refused = await client.get("/insights")
+        assert refused.status == 403 and question not in await refused.text()
+        assert "/insights" not in await (await client.get("/cases")).text()
+        await sign_in(client, services, settings, "priya.shah", "/cases")
+        assert 'href="/insights"' in await (await client.get("/cases")).text()
+        shown = await client.get("/insights")
+        body = unescape(await shown.text())
+        assert shown.status == 200 and question in body and "Unanswered themes" in body

@@ -97,7 +97,16 @@ async def dashboard(request: web.Request, me: Person) -> web.StreamResponse:
         for r in rows
     ]
     fmt = _local(directory_of(request))
-    return await render(request, "cases.html", {"items": items, "include_closed": include_closed, "fmt": fmt})
+    return await render(
+        request,
+        "cases.html",
+        {
+            "items": items,
+            "include_closed": include_closed,
+            "fmt": fmt,
+            "is_admin": directory_of(request).is_admin(me.id),
+        },
+    )
 
 
 def _names(directory: Directory) -> Callable[[str | None], str]:
@@ -203,7 +212,25 @@ async def export_case(request: web.Request, me: Person) -> web.StreamResponse:
     return web.Response(body=body, content_type="application/pdf", headers=headers)
 
 
+@signed_in
+async def insights_page(request: web.Request, me: Person) -> web.StreamResponse:
+    """What staff could not find (the figures of `policybot insights`), for case administrators only."""
+    if not directory_of(request).is_admin(me.id):
+        return await render(
+            request,
+            "message.html",
+            {"title": "Not available", "text": "Insights are for case administrators."},
+            status=403,
+        )
+    from bot.insights import build_report
+
+    svc = services(request)
+    report = await build_report(svc.insights, svc.assistant.embedder)
+    return await render(request, "insights.html", {"report": report})
+
+
 def routes(app: web.Application) -> None:
+    app.router.add_get("/insights", insights_page, name="web.insights")
     app.router.add_get("/cases", dashboard, name="web.cases")
     app.router.add_get("/cases/{reference}", case_page, name="web.case")
     app.router.add_post("/cases/{reference}/{action}", act, name="web.case_action")
