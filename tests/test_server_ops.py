@@ -192,7 +192,10 @@ async def echo_client(settings: Settings, assistant: object) -> AsyncIterator[Te
     app.router.add_post("/test/raw", raw_json)
 
     async def form(request: web.Request) -> web.Response:
-        return web.json_response(dict((await request.post()).items()))  # type: ignore[arg-type]
+        fields = await request.post()
+        return web.json_response(
+            {k: v if isinstance(v, str) else getattr(v, "filename", "") for k, v in fields.items()}
+        )
 
     app.router.add_post("/test/form", form)
     app.router.add_get("/test/broken", broken)
