@@ -15,6 +15,7 @@ user_id)`` so the access log carries a keyed hash of who asked (never the id its
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
@@ -114,6 +115,8 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     if length is not None and length > MAX_BODY_BYTES:
         return error_response(413, f"request body over {MAX_BODY_BYTES} bytes")
     try:
+        if request.method in ("POST", "PUT", "PATCH") and request.content_type == "multipart/form-data":
+            await _parse_multipart(request)
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -126,9 +129,26 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         return error_response(400, "request body nested too deeply")
     except asyncio.CancelledError:
         raise
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a static-file path longer than the filesystem allows
+            return error_response(404, "Not Found")
+        log.exception("unhandled %s on %s", type(exc).__name__, route_of(request))
+        return error_response(500, "internal error")
     except Exception as exc:
         log.exception("unhandled %s on %s", type(exc).__name__, route_of(request))
         return error_response(500, "internal error")
+
+
+async def _parse_multipart(request: web.Request) -> None:
+    """Parse a multipart form before the handler does: aiohttp's parser answers a broken body (no boundary,
+    truncated parts) with ValueError or AssertionError, which would otherwise look like a bug. The result is
+    cached on the request, so the handler's own ``await request.post()`` reads it for free."""
+    try:
+        await request.post()
+    except web.HTTPException:
+        raise
+    except (ValueError, AssertionError, LookupError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(reason="malformed multipart form") from None
 
 
 def _hashed_user(request: web.Request) -> str | None:

@@ -162,7 +162,9 @@ async def test_fuzz_never_5xx(tmp_path: Path, assistant: Any) -> None:
             if response.status >= 500 or b"Traceback" in payload:
                 failures.append(f"{method} {path[:80]} {headers.get('Content-Type')} -> {response.status}")
             elif response.status >= 400 and method != "HEAD" and response.content_type == "application/json":
-                assert json.loads(payload)["status"] == response.status
+                body = json.loads(payload)  # edges may use their own shape; an "error" is the contract
+                if "error" not in body or body.get("status", response.status) != response.status:
+                    failures.append(f"{method} {path[:80]} -> {response.status} with body {payload[:100]!r}")
 
     try:
         jobs = []
@@ -181,7 +183,7 @@ async def test_fuzz_never_5xx(tmp_path: Path, assistant: Any) -> None:
         await services.close()
 
     print(f"fuzz statuses: {dict(sorted(statuses.items()))}; disconnects: {disconnects}; raw: {dict(raw)}")
-    assert not failures, failures[:20]
+    assert not failures, failures[:40]
     assert not [s for s in raw if s >= 500], raw
     assert raw[400] >= 2 * 8, raw  # each malformed request above is answered 400 (twice each)
     assert sum(statuses.values()) + disconnects == REQUESTS

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -189,6 +190,14 @@ async def echo_client(settings: Settings, assistant: object) -> AsyncIterator[Te
 
     app.router.add_post("/test/echo", echo)
     app.router.add_post("/test/raw", raw_json)
+
+    async def form(request: web.Request) -> web.Response:
+        fields = await request.post()
+        return web.json_response(
+            {k: v if isinstance(v, str) else getattr(v, "filename", "") for k, v in fields.items()}
+        )
+
+    app.router.add_post("/test/form", form)
     app.router.add_get("/test/broken", broken)
     c = TestClient(TestServer(app))
     await c.start_server()
@@ -201,6 +210,10 @@ async def test_bad_input_gets_clean_json_4xx(echo_client: TestClient) -> None:
     c = echo_client
     ok = await c.post("/test/echo", json={"a": 1})
     assert ok.status == 200 and (await ok.json()) == {"a": 1}
+    good_form = aiohttp.FormData({"name": "value"})
+    good_form.add_field("file", b"bytes", filename="f.txt")  # forces multipart
+    parsed = await c.post("/test/form", data=good_form)  # parsed once by the middleware, read by the handler
+    assert parsed.status == 200 and (await parsed.json())["name"] == "value"
 
     cases = [
         (c.post("/test/echo", data=b"{not json", headers={"Content-Type": "application/json"}), 400),
@@ -211,6 +224,11 @@ async def test_bad_input_gets_clean_json_4xx(echo_client: TestClient) -> None:
             415,
         ),
         (c.post("/test/raw", data=b"{oops", headers={"Content-Type": "application/json"}), 400),
+        (
+            c.post("/test/form", data=b"junk", headers={"Content-Type": "multipart/form-data; boundary=zz"}),
+            400,
+        ),
+        (c.post("/test/form", data=b"junk", headers={"Content-Type": "multipart/form-data"}), 400),
         (c.get("/nowhere"), 404),
         (c.post("/healthz", data=b"x"), 405),
         (c.delete("/metrics"), 405),
