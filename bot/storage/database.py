@@ -9,7 +9,10 @@ written with, so a lost key stops start-up loudly instead of producing garbage l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -68,7 +71,10 @@ class Database:
         url = settings.effective_database_url
         if url.startswith("sqlite"):
             settings.var_dir.mkdir(parents=True, exist_ok=True)
-        db = cls(create_engine(url), keys or load_keys(settings))
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            await asyncio.to_thread(_ensure_wal, str(engine.url.database))
+        db = cls(engine, keys or load_keys(settings))
         try:
             if migrate:
                 await db.upgrade()
@@ -157,7 +163,8 @@ class Database:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine tuned per backend (SQLite: WAL, busy timeout, BEGIN IMMEDIATE; PostgreSQL: pre-ping)."""
+    """An engine tuned per backend (SQLite: busy timeout, BEGIN IMMEDIATE, WAL set by ``Database.open``;
+    PostgreSQL: pre-ping)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
 
@@ -166,9 +173,8 @@ def create_engine(url: str) -> AsyncEngine:
             # Take transactions into our own hands so writers queue (busy timeout) instead of deadlocking.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -179,6 +185,22 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"timeout": 10}
     )
+
+
+def _ensure_wal(path: str) -> None:
+    """Put a SQLite file in WAL mode (it persists in the file). Switching needs the database to itself and
+    SQLite's busy handler does not wait for that, so replicas starting together retry briefly instead of
+    failing with "database is locked". Blocking: runs in a worker thread."""
+    for attempt in range(100):
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if attempt == 99 or "locked" not in str(exc):
+                raise
+            time.sleep(0.05)
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
