@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
-import typer
 from conftest import TEST_SECRET
 
-from bot.cli import main
+from tests.cli_helpers import run
 
 
 @pytest.fixture
@@ -24,20 +22,6 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str |
         monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    """Run `policybot ARGS` through the real entry point; returns (exit code, stdout + stderr)."""
-    monkeypatch.setattr(sys, "argv", ["policybot", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    except typer.Exit as exc:
-        code = exc.exit_code
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def test_report_then_work_the_case(

@@ -4,14 +4,12 @@ channels are problems with fixes; db status fails on an unmigrated database unti
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-import typer
 from conftest import TEST_SECRET
 
-from bot.cli import main
+from tests.cli_helpers import run
 
 
 @pytest.fixture
@@ -27,19 +25,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_database_url: str
         monkeypatch.setenv("DATABASE_URL", empty_database_url)
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["policybot", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    except typer.Exit as exc:
-        code = exc.exit_code
-    out = capsys.readouterr()
-    return code, out.out + out.err
 
 
 def test_db_status_then_migrate(
