@@ -25,7 +25,7 @@ from bot.conversation import ConversationMemory, InMemoryConversations, resolve_
 from bot.domain import Contact, Intent, Message, Reply, ReplyKind
 from bot.intent import IntentClassifier, IntentResult, is_help, reading
 from index.corpus import RelatedDoc
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, SentenceTransformerEmbedder, Span, encode_spans
 from index.search import HybridSearcher, SearchResult, Weights
 from index.store import BuiltIndex, open_index
 
@@ -255,20 +255,19 @@ class Assistant:
         plans = [self.searcher.plan(query) for _, query in items]
         # The classifier reads the message in the policy's vocabulary, which is what search embeds first;
         # only a follow-up (searched together with its context) needs its own text embedded.
-        flat: list[str] = []
+        wanted: list[tuple[str, tuple[Span, ...]]] = []
         for (text, query), plan in zip(items, plans, strict=True):
-            flat.extend(plan.texts)
+            wanted.append((plan.text, plan.spans))
             if query != text:
-                flat.append(reading(text))
-        vectors = self.embedder.encode(flat)
+                wanted.append((reading(text), ()))
+        vectors = encode_spans(self.embedder, wanted)
         out: list[tuple[SearchResult, IntentResult]] = []
-        start = 0
+        at = 0
         for (text, query), plan in zip(items, plans, strict=True):
-            n = len(plan.texts)
-            vecs = vectors[start : start + n]
-            message_vector = vectors[start + n] if query != text else vecs[0]
-            start += n + (1 if query != text else 0)
-            result = self.searcher.search(query, vectors=vecs, k=8)
+            vecs = vectors[at]
+            message_vector = vectors[at + 1][0] if query != text else vecs[0]
+            at += 2 if query != text else 1
+            result = self.searcher.search(query, vectors=vecs, plan=plan, k=8)
             intent = self.classifier.classify(text, message_vector)
             out.append((result, intent))
         return out

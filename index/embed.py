@@ -19,9 +19,18 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["BUNDLED_NAMES", "Embedder", "SentenceTransformerEmbedder", "resolve_model"]
+__all__ = [
+    "BUNDLED_NAMES",
+    "Embedder",
+    "SentenceTransformerEmbedder",
+    "Span",
+    "encode_spans",
+    "resolve_model",
+]
 
 Vectors = npt.NDArray[np.float32]
+#: Character ranges of a text, pooled together into one vector (a window of a long post, its question sentences).
+Span = tuple[tuple[int, int], ...]
 
 #: Names under which the packaged all-MiniLM-L6-v2 is known.
 BUNDLED_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "bundled"})
@@ -42,6 +51,29 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Vectors: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def encode_spans(embedder: Embedder, items: Sequence[tuple[str, Sequence[Span]]]) -> list[Vectors]:
+    """For each text, its embedding followed by one vector per span.
+
+    Embedders that can (``SentenceTransformerEmbedder``) read the spans off the same forward pass; any other
+    embedder embeds each span's text on its own, which costs a pass per span but gives comparable vectors.
+    """
+    native = getattr(embedder, "encode_spans", None)
+    if native is not None:
+        result: list[Vectors] = native(items)
+        return result
+    flat: list[str] = []
+    for text, spans in items:
+        flat.append(text)
+        flat.extend(" ".join(text[a:b] for a, b in span) for span in spans)
+    vectors = embedder.encode(flat)
+    out: list[Vectors] = []
+    start = 0
+    for _, spans in items:
+        out.append(vectors[start : start + 1 + len(spans)])
+        start += 1 + len(spans)
+    return out
 
 
 def resolve_model(model: str) -> tuple[str, str]:
@@ -104,6 +136,61 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_spans(self, items: Sequence[tuple[str, Sequence[Span]]]) -> list[Vectors]:
+        """Each text's embedding, then one per span, all from one forward pass over the texts.
+
+        A span's vector is the mean of its word pieces' contextual embeddings (the model's own pooling applied to
+        part of the sequence), so the windows and question sentences of a long post cost nothing beyond reading
+        the post once, instead of a pass each. A span beyond the model's 256 word pieces has no embeddings there
+        and is embedded on its own.
+        """
+        import torch
+
+        if not items:
+            return []
+        texts = [text for text, _ in items]
+        out: list[Vectors] = [np.zeros((1 + len(spans), self._dim), dtype=np.float32) for _, spans in items]
+        missing: list[tuple[int, int, str]] = []
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad least
+        tokenizer: Any = self._model.tokenizer
+        with self._lock:
+            for start in range(0, len(order), self._batch_size):
+                chunk = order[start : start + self._batch_size]
+                encoded = tokenizer(
+                    [texts[i] for i in chunk],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_tokens,
+                    return_tensors="pt",
+                    return_offsets_mapping=True,
+                )
+                offsets = encoded.pop("offset_mapping").numpy()
+                with torch.inference_mode():
+                    features = self._model.forward(dict(encoded))
+                sentences = features["sentence_embedding"].float().numpy()
+                tokens = features["token_embeddings"].float().numpy()
+                mask = encoded["attention_mask"].numpy().astype(bool)
+                for row, i in enumerate(chunk):
+                    out[i][0] = sentences[row]
+                    starts, ends = offsets[row, :, 0], offsets[row, :, 1]
+                    real = mask[row] & (ends > starts)  # special tokens and padding have empty offsets
+                    for j, span in enumerate(items[i][1], start=1):
+                        inside = np.zeros_like(real)
+                        for a, b in span:
+                            inside |= real & (starts >= a) & (ends <= b)
+                        if inside.any():
+                            out[i][j] = tokens[row][inside].mean(axis=0)
+                        else:
+                            missing.append((i, j, " ".join(texts[i][a:b] for a, b in span)))
+        if missing:
+            extra = self.encode([text for _, _, text in missing])
+            for (i, j, _), vector in zip(missing, extra, strict=True):
+                out[i][j] = vector
+        for vectors in out:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors /= np.where(norms > 0, norms, 1.0)
+        return out
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model would read (without truncation), to spot passages it cannot see whole."""

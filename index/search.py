@@ -4,8 +4,9 @@ Real staff questions score low against policy prose (cosine around 0.4) and a lo
 sentence that answers, so ranking whole chunks by one similarity misleads. Here:
 
 * the query is read in the policy's vocabulary (``lexicon.expand``) by both indexes;
-* a long post is cut into windows and its question sentences are read on their own ("focus"), all embedded in
-  one batch, because the model sees only 256 word pieces and the question is often buried in backstory;
+* a long post is cut into windows and its question sentences are read on their own ("focus"), because the
+  question is often buried in backstory; both are spans of the post whose vectors are pooled from the one forward
+  pass that reads it (``encode_spans``), so a long post costs one pass, not one per window;
 * every sentence is scored; a section's dense score is the mean of its two best sentences (one lucky sentence in
   a long section does not win), alongside its best passage and a section-level BM25 score;
 * the three signals are fused after standardising each over the sections for this query (z-scores), so that
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from index.chunk import Passage, Unit, split_sentences
-from index.embed import Embedder, Vectors
+from index.embed import Embedder, Span, Vectors, encode_spans
 from index.lexicon import expand, normalise
 from index.store import BuiltIndex
 from index.tokens import tokenize
@@ -93,9 +94,11 @@ class SearchResult:
 
 @dataclass(frozen=True, slots=True)
 class QueryPlan:
-    """What gets embedded for one query: the whole (expanded) text, its windows, its question sentences."""
+    """What gets embedded for one query: the whole (expanded) text, read once; the windows of a long post and its
+    question sentences are spans of that text, pooled from the same forward pass."""
 
-    texts: tuple[str, ...]
+    text: str
+    spans: tuple[Span, ...]
     windows: int
     focus: bool
 
@@ -129,54 +132,47 @@ class HybridSearcher:
     # --- planning ------------------------------------------------------------------------------------------
 
     def plan(self, query: str) -> QueryPlan:
-        """The texts to embed for ``query`` (one for a short question)."""
+        """The text to embed for ``query`` and the spans of it to read separately (none for a short question)."""
         text = normalise(query).strip()
-        texts = [expand(text)]
-        sentences = split_sentences(text)
-        windows: list[str] = []
-        words = text.split()
-        if len(words) > self.weights.window_words:
-            current: list[str] = []
-            for sentence in sentences:
-                if (
-                    current
-                    and len(" ".join(current).split()) + len(sentence.split()) > self.weights.window_words
-                ):
-                    windows.append(" ".join(current))
-                    current = []
-                current.append(sentence)
+        expanded = expand(text)
+        sentences = _located(expanded, split_sentences(text))
+        windows: list[Span] = []
+        if len(text.split()) > self.weights.window_words:
+            current: list[tuple[int, int]] = []
+            size = 0
+            for a, b in sentences:
+                words = len(expanded[a:b].split())
+                if current and size + words > self.weights.window_words:
+                    windows.append(((current[0][0], current[-1][1]),))
+                    current, size = [], 0
+                current.append((a, b))
+                size += words
             if current:
-                windows.append(" ".join(current))
+                windows.append(((current[0][0], current[-1][1]),))
             if len(windows) > self.weights.max_windows:
                 half = self.weights.max_windows // 2
                 windows = windows[:half] + windows[-half:]
-        texts.extend(expand(w) for w in windows)
-        focus = [s for s in sentences if s.rstrip().endswith("?") or _QUESTION.match(s)][-2:]
-        has_focus = len(sentences) > 1 and bool(focus) and " ".join(focus) != text
-        if has_focus:
-            texts.append(expand(" ".join(focus)))
-        return QueryPlan(texts=tuple(texts), windows=len(windows), focus=has_focus)
+        focus = [(a, b) for a, b in sentences if _is_question(expanded[a:b])][-2:]
+        has_focus = bool(focus) and len(focus) < len(sentences)
+        spans = tuple(windows) + ((tuple(focus),) if has_focus else ())
+        return QueryPlan(text=expanded, spans=spans, windows=len(windows), focus=has_focus)
 
     # --- public -------------------------------------------------------------------------------------------
 
-    def search(self, query: str, *, k: int = 5, vectors: Vectors | None = None) -> SearchResult:
-        """Sections ranked best first. ``vectors`` (embeddings of ``plan(query).texts``) may come from a batch."""
-        plan = self.plan(query)
+    def search(
+        self, query: str, *, k: int = 5, vectors: Vectors | None = None, plan: QueryPlan | None = None
+    ) -> SearchResult:
+        """Sections ranked best first. ``vectors`` (``encode_spans`` of ``plan``) may come from a batch."""
+        plan = plan or self.plan(query)
         if vectors is None:
-            vectors = self.embedder.encode(list(plan.texts))
+            vectors = encode_spans(self.embedder, [(plan.text, plan.spans)])[0]
         return self._rank(query, plan, vectors, k)
 
     def search_many(self, queries: Sequence[str], *, k: int = 5) -> list[SearchResult]:
         """Several queries with one forward pass of the model."""
         plans = [self.plan(q) for q in queries]
-        flat = [t for p in plans for t in p.texts]
-        vectors = self.embedder.encode(flat)
-        out: list[SearchResult] = []
-        start = 0
-        for q, plan in zip(queries, plans, strict=True):
-            out.append(self._rank(q, plan, vectors[start : start + len(plan.texts)], k))
-            start += len(plan.texts)
-        return out
+        vectors = encode_spans(self.embedder, [(p.text, p.spans) for p in plans])
+        return [self._rank(q, p, v, k) for q, p, v in zip(queries, plans, vectors, strict=True)]
 
     # --- scoring -----------------------------------------------------------------------------------------
 
@@ -186,7 +182,7 @@ class HybridSearcher:
         passage_dense = self._blend(
             _faiss_scores(self.index.passage_vectors, vectors, len(self.index.passages)), plan
         )
-        tokens = tokenize(expand(query))
+        tokens = tokenize(plan.text)
         unit_lex = _bm25(self.index.bm25, tokens, len(self._units))
         section_lex = _bm25(self.index.bm25_sections, tokens, len(self._section_keys))
 
@@ -266,6 +262,23 @@ class HybridSearcher:
         for i in np.argsort(-unit_lex)[: CANDIDATE_SECTIONS // 2]:
             picks.setdefault(int(self._unit_section[i]), None)
         return np.array(list(picks)[: CANDIDATE_SECTIONS * 2], dtype=np.int64)
+
+
+def _located(text: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
+    """Character ranges of ``sentences`` (verbatim substrings, in order) within ``text``."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for sentence in sentences:
+        at = text.find(sentence, pos)
+        if at < 0:
+            continue
+        out.append((at, at + len(sentence)))
+        pos = at + len(sentence)
+    return out
+
+
+def _is_question(sentence: str) -> bool:
+    return sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
 
 
 def _faiss_scores(index: faiss.Index, vectors: Vectors, total: int) -> Scores:
