@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from bot.answer import AnswerPolicy, Composer, answer_probability
 from bot.batching import MicroBatcher
 from bot.config import Settings
@@ -25,7 +27,7 @@ from bot.conversation import ConversationMemory, InMemoryConversations, resolve_
 from bot.domain import Contact, Intent, Message, Reply, ReplyKind
 from bot.intent import IntentClassifier, IntentResult, is_help, reading
 from index.corpus import RelatedDoc
-from index.embed import Embedder, SentenceTransformerEmbedder, Span, encode_spans
+from index.embed import Embedder, SentenceTransformerEmbedder, Span, Vectors, encode_spans
 from index.search import HybridSearcher, SearchResult, Weights
 from index.store import BuiltIndex, open_index
 
@@ -261,16 +263,16 @@ class Assistant:
             if query != text:
                 wanted.append((reading(text), ()))
         vectors = encode_spans(self.embedder, wanted)
-        out: list[tuple[SearchResult, IntentResult]] = []
+        results: list[SearchResult] = []
+        message_vectors: list[Vectors] = []
         at = 0
         for (text, query), plan in zip(items, plans, strict=True):
             vecs = vectors[at]
-            message_vector = vectors[at + 1][0] if query != text else vecs[0]
+            message_vectors.append(vectors[at + 1][0] if query != text else vecs[0])
             at += 2 if query != text else 1
-            result = self.searcher.search(query, vectors=vecs, plan=plan, k=8)
-            intent = self.classifier.classify(text, message_vector)
-            out.append((result, intent))
-        return out
+            results.append(self.searcher.search(query, vectors=vecs, plan=plan, k=8))
+        intents = self.classifier.classify_many([text for text, _ in items], np.stack(message_vectors))
+        return list(zip(results, intents, strict=True))
 
     def _compose(
         self, message: Message, text: str, query: str, result: SearchResult, intent: IntentResult

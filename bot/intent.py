@@ -194,14 +194,28 @@ class IntentClassifier:
         return cls(embedding_model, ngrams, ngram_model)
 
     def probabilities(self, text: str, vector: Vectors) -> dict[str, float]:
-        p_embed = _proba(self._embedding_model, vector.reshape(1, -1))
-        p_grams = _proba(self._ngram_model, self._ngrams.transform([text]))
+        return self.probabilities_many([text], vector.reshape(1, -1))[0]
+
+    def probabilities_many(self, texts: Sequence[str], vectors: Vectors) -> list[dict[str, float]]:
+        """Both models' probabilities, averaged, for a batch (one vectoriser call: its overhead is per call)."""
+        p_embed = _proba(self._embedding_model, vectors)
+        p_grams = _proba(self._ngram_model, self._ngrams.transform(list(texts)))
         p = (p_embed + p_grams) / 2.0
-        return {c: float(v) for c, v in zip(self._classes, p, strict=True)}
+        return [{c: float(v) for c, v in zip(self._classes, row, strict=True)} for row in p]
 
     def classify(self, text: str, vector: Vectors) -> IntentResult:
         """``vector`` is the message's embedding, shared with search."""
-        probs = self.probabilities(text, vector)
+        return self.classify_many([text], vector.reshape(1, -1))[0]
+
+    def classify_many(self, texts: Sequence[str], vectors: Vectors) -> list[IntentResult]:
+        """``classify`` for a batch of messages and their embeddings (rows of ``vectors``)."""
+        if not texts:
+            return []
+        return [
+            self._decide(t, p) for t, p in zip(texts, self.probabilities_many(texts, vectors), strict=True)
+        ]
+
+    def _decide(self, text: str, probs: dict[str, float]) -> IntentResult:
         if is_help(text):
             return IntentResult(Intent.HELP, probs, offtopic=False)
         urgent = probs.get("urgent", 0.0)
@@ -216,12 +230,12 @@ class IntentClassifier:
 
 
 def _proba(model: LogisticRegression, x: Any) -> npt.NDArray[np.float64]:
-    """``predict_proba`` for one row of a multinomial model: the softmax of its linear scores.
+    """``predict_proba`` of a multinomial model: the softmax of its linear scores, one row per input row.
 
-    sklearn's own call validates its input first, which costs more than the arithmetic on every message."""
-    scores = np.asarray(x @ model.coef_.T).ravel() + model.intercept_
-    scores = np.exp(scores - scores.max())
-    result: npt.NDArray[np.float64] = scores / scores.sum()
+    sklearn's own call validates its input first, which costs more than the arithmetic for a few messages."""
+    scores = np.asarray(x @ model.coef_.T) + model.intercept_
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+    result: npt.NDArray[np.float64] = scores / scores.sum(axis=1, keepdims=True)
     return result
 
 

@@ -93,7 +93,14 @@ class SentenceTransformerEmbedder:
 
     ``batch_size`` bounds the model's own mini-batches: attention activations for 64 texts of 256 word pieces
     take about 400 MB, so 16 keeps a serving process well under 1 GB at no cost in CPU throughput.
+
+    Questions (``encode_spans``) go in mini-batches of ``QUESTION_BATCH`` sorted by length: staff questions
+    range from five words to long posts, and every text in a mini-batch is padded to its longest, so smaller
+    groups of similar length waste less (measured on 32 benchmark questions: 8 takes 20-25% less time than 16
+    and half as long as one batch of 32; 4 gains nothing more).
     """
+
+    QUESTION_BATCH = 8
 
     def __init__(self, model: str = "all-MiniLM-L6-v2", *, batch_size: int = 16, device: str = "cpu") -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -155,8 +162,8 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad least
         tokenizer: Any = self._model.tokenizer
         with self._lock:
-            for start in range(0, len(order), self._batch_size):
-                chunk = order[start : start + self._batch_size]
+            for start in range(0, len(order), self.QUESTION_BATCH):
+                chunk = order[start : start + self.QUESTION_BATCH]
                 encoded = tokenizer(
                     [texts[i] for i in chunk],
                     padding=True,
