@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -23,10 +24,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from bot.config import Settings
 from bot.errors import KeyMismatch, StorageUnavailable
@@ -163,19 +163,33 @@ class Database:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An engine tuned per backend (SQLite: busy timeout, BEGIN IMMEDIATE, WAL set by ``Database.open``;
-    PostgreSQL: pre-ping)."""
+    """An engine tuned per backend (SQLite: busy timeout, BEGIN IMMEDIATE, WAL set by ``Database.open``, a small
+    pool of connections checked against the file on every use; PostgreSQL: pre-ping)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        # Pooled: opening a connection per transaction (a thread, a file open and two PRAGMAs each time) cost
+        # more than answering a question under load. An open connection would go on writing to a file that was
+        # moved or deleted, which nobody would ever read, so each checkout first checks the path still names the
+        # file the connection opened; if not, the pool opens the path afresh, and that fails loudly
+        # ("not saved") when the file is gone.
+        engine = create_async_engine(
+            url, pool_size=4, max_overflow=4, pool_timeout=30, connect_args={"timeout": 30}
+        )
+        path = make_url(url).database or ""
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        def _on_connect(dbapi_conn: Any, record: Any) -> None:
             # Take transactions into our own hands so writers queue (busy timeout) instead of deadlocking.
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            record.info["file"] = _file_identity(path)
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _on_checkout(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+            if record.info.get("file") != _file_identity(path):
+                raise DisconnectionError("the SQLite file was moved or replaced")
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Connection) -> None:
@@ -185,6 +199,17 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args={"timeout": 10}
     )
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a database file, None when it is not there (or in memory)."""
+    if not path or path == ":memory:":
+        return (0, 0)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _ensure_wal(path: str) -> None:
