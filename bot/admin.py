@@ -8,6 +8,7 @@ Without ``POLICYBOT_ADMIN_TOKEN`` the endpoints answer 403: an unset token never
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 import signal
@@ -17,6 +18,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.config import Settings
+from bot.heap import settle_heap
 from bot.insights import build_report
 from bot.services import Services
 from index.errors import IndexPackageError
@@ -39,6 +41,8 @@ async def reload_services(services: Services) -> dict[str, object]:
     """Reload and describe what now serves; raises what the reload raised (the old index keeps serving)."""
     started = time.perf_counter()
     assistant = await services.reload(on_rebuild=lambda why: log.info("reload: %s", why))
+    if gc.get_freeze_count():  # serve froze its heap at start-up: let the old index go, freeze the new one
+        settle_heap()
     manifest = assistant.index.manifest
     return {
         "status": "reloaded",

@@ -36,6 +36,7 @@ def serve(
     from aiohttp import web
 
     from bot.admin import install_sighup
+    from bot.heap import settle_heap
     from bot.logs import configure_logging
     from bot.server import create_app
 
@@ -48,6 +49,7 @@ def serve(
     app = create_app(cfg)
 
     async def announce(app: web.Application) -> None:
+        settle_heap()  # the model and index are loaded: keep full garbage collections off them
         log.info("policybot ready on %s:%d", cfg.host, cfg.port)
 
     async def stopping(app: web.Application) -> None:
