@@ -42,6 +42,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x70626F74
 _SENTINEL_KEY = "key_check"
 _SENTINEL_TEXT = "policybot key check v1"
+#: Execution option marking a read-only transaction (SQLite: a deferred BEGIN, no turn).
+READ_ONLY = "policybot_read_only"
+#: How long a transaction waits for its turn on SQLite (the busy timeout set on each connection, in seconds).
+SQLITE_WAIT_S = 30.0
 _OUTAGE = "The database cannot be reached, so nothing was saved. Please try again in a few minutes."
 
 
@@ -60,6 +64,7 @@ class Database:
     def __init__(self, engine: AsyncEngine, keys: Keys) -> None:
         self.engine = engine
         self.keys = keys
+        self._turns: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     @property
     def dialect(self) -> str:
@@ -92,16 +97,42 @@ class Database:
         await self.engine.dispose()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A committed-or-rolled-back transaction; outages surface as StorageUnavailable (nothing saved)."""
+    async def transaction(self, *, read_only: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A committed-or-rolled-back transaction; outages surface as StorageUnavailable (nothing saved).
+
+        On SQLite, writing transactions of this process take turns (an asyncio lock) before asking SQLite for
+        its write lock: SQLite makes a waiting connection sleep in growing steps (up to 100 ms at a time), so a
+        dozen concurrent requests each writing a row waited up to a second; in turn they take a millisecond
+        each. Other processes sharing the file still queue on SQLite's busy timeout. ``read_only`` transactions
+        (a plain BEGIN: WAL lets them read beside a writer) neither take a turn nor the write lock."""
         try:
-            async with self.engine.begin() as conn:
-                yield conn
+            async with self.engine.connect() as conn:
+                if read_only:
+                    await conn.execution_options(**{READ_ONLY: True})
+                async with self._turn(read_only), conn.begin():
+                    yield conn
         except Exception as exc:
             if is_outage(exc):
                 log.warning("database unavailable: %s", type(exc).__name__)
                 raise StorageUnavailable(_OUTAGE) from exc
             raise
+
+    @asynccontextmanager
+    async def _turn(self, read_only: bool) -> AsyncIterator[None]:
+        if read_only or self.dialect != "sqlite":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._turns.get(loop)
+        if lock is None:
+            self._turns = {lp: lk for lp, lk in self._turns.items() if not lp.is_closed()}
+            lock = self._turns[loop] = asyncio.Lock()
+        async with asyncio.timeout(SQLITE_WAIT_S):  # what SQLite's own busy timeout would have allowed
+            await lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
     async def ping(self) -> bool:
         """Readiness: can we run a query right now?"""
@@ -172,7 +203,12 @@ def create_engine(url: str) -> AsyncEngine:
         # file the connection opened; if not, the pool opens the path afresh, and that fails loudly
         # ("not saved") when the file is gone.
         engine = create_async_engine(
-            url, pool_size=4, max_overflow=4, pool_timeout=30, connect_args={"timeout": 30}
+            url,
+            pool_size=4,
+            max_overflow=4,
+            pool_timeout=30,
+            pool_reset_on_return=None,  # every use ends in COMMIT or ROLLBACK (``transaction``): nothing to reset
+            connect_args={"timeout": 30},
         )
         path = make_url(url).database or ""
 
@@ -193,7 +229,7 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(

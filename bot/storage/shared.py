@@ -178,7 +178,7 @@ class ConversationRefs:
             )
 
     async def get(self, channel: str, user_key: str) -> dict[str, Any] | None:
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(read_only=True) as conn:
             value = (
                 await conn.execute(
                     select(conversation_refs.c.reference).where(
@@ -227,7 +227,7 @@ class ConversationTurns:
     async def recent(self, conversation_key: str) -> list[str]:
         """The remembered questions, oldest first, ignoring any past the TTL."""
         cutoff = self._clock.now() - self._ttl
-        async with self._db.transaction() as conn:
+        async with self._db.transaction(read_only=True) as conn:
             tokens = (
                 await conn.execute(
                     select(conversation_turns.c.text_enc)
