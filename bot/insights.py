@@ -13,6 +13,7 @@ helpful / not-helpful rates per cited section (from the feedback table) and ques
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from sqlalchemy import delete, select, update
 
 from bot.clock import Clock, SystemClock
 from bot.domain import Intent, Message, Reply, ReplyKind
+from bot.errors import StorageUnavailable
 from bot.storage.database import Database
 from bot.storage.schema import feedback, insight_questions
 from bot.storage.shared import dialect_insert
@@ -39,6 +41,11 @@ PENDING = timedelta(days=7)
 MAX_QUESTION_CHARS = 2000
 #: Questions closer than this (cosine distance, average linkage) belong to one theme.
 THEME_DISTANCE = 0.55
+#: A recorded question is written at most this long after its reply, together with any recorded meanwhile.
+FLUSH_AFTER_S = 0.5
+#: Rows per INSERT, and how many wait in memory while the database is unreachable (the oldest go first).
+FLUSH_ROWS = 200
+MAX_PENDING = 2000
 _RECORDED_KINDS = (ReplyKind.ANSWER, ReplyKind.NO_ANSWER, ReplyKind.RELATED_DOCUMENT)
 
 
@@ -50,6 +57,8 @@ class InsightsRecorder:
         self._clock = clock or SystemClock()
         self.retention = timedelta(days=retention_days)
         self._last_purge: datetime | None = None
+        self._pending: list[dict[str, Any]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @staticmethod
     def keeps(reply: Reply) -> bool:
@@ -63,35 +72,77 @@ class InsightsRecorder:
         return reply.kind in _RECORDED_KINDS and bool(reply.id) and bool(reply.question.strip())
 
     async def observe(self, message: Message, reply: Reply) -> None:
-        """Assistant observer: record one question (idempotent per reply id)."""
+        """Assistant observer: record one question (idempotent per reply id).
+
+        The row is written shortly after, with the others recorded meanwhile (``flush``), so the reply never
+        waits for it and a busy server writes one transaction per batch instead of one per question (on
+        SQLite, each of those queued behind answers' own writes)."""
         if not self.keeps(reply):
             return
-        now = self._clock.now()
         asker = None
         if message.user is not None:
             asker = self._db.keys.hash("insights", message.user.channel.value, message.user.id)
         top = reply.citations[0] if reply.citations else None
-        async with self._db.transaction() as conn:
-            stmt = dialect_insert(conn, insight_questions).values(
-                reply_id=reply.id,
-                kind=reply.kind.value,
-                channel=message.channel.value,
-                asker_hash=asker,
-                question_enc=self._db.keys.encrypt(reply.question[:MAX_QUESTION_CHARS]),
-                doc_id=top.doc_id if top else None,
-                doc_version=top.version if top else None,
-                citations=[
+        self._pending.append(
+            {
+                "reply_id": reply.id,
+                "kind": reply.kind.value,
+                "channel": message.channel.value,
+                "asker_hash": asker,
+                "question_enc": self._db.keys.encrypt(reply.question[:MAX_QUESTION_CHARS]),
+                "doc_id": top.doc_id if top else None,
+                "doc_version": top.version if top else None,
+                "citations": [
                     {"doc_id": c.doc_id, "section": c.section, "version": c.version} for c in reply.citations
                 ],
-                created_at=now,
+                "created_at": self._clock.now(),
+            }
+        )
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(FLUSH_AFTER_S)
+        try:
+            await self.flush()
+        except StorageUnavailable:
+            log.warning(
+                "insights: database unavailable; %d question(s) kept for the next write", len(self._pending)
             )
-            await conn.execute(stmt.on_conflict_do_nothing(index_elements=["reply_id"]))
+        now = self._clock.now()
         if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
-            await self.purge()
+            with contextlib.suppress(StorageUnavailable):
+                await self.purge()
+
+    async def flush(self) -> None:
+        """Write every question recorded so far. On failure they stay pending (the newest ``MAX_PENDING``)."""
+        while self._pending:
+            rows, self._pending = self._pending[:FLUSH_ROWS], self._pending[FLUSH_ROWS:]
+            try:
+                async with self._db.transaction() as conn:
+                    stmt = dialect_insert(conn, insight_questions).values(rows)
+                    await conn.execute(stmt.on_conflict_do_nothing(index_elements=["reply_id"]))
+            except BaseException:
+                self._pending = (rows + self._pending)[-MAX_PENDING:]
+                raise
+
+    async def close(self) -> None:
+        """Write what is pending (at shutdown); the delayed write is no longer needed."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        try:
+            await self.flush()
+        except StorageUnavailable:
+            log.warning(
+                "insights: database unavailable at shutdown; %d question(s) not recorded", len(self._pending)
+            )
 
     async def purge(self) -> int:
         """Forget what is past the retention period, and answered questions' text after ``PENDING`` unless
         someone marked the answer not helpful. Returns the rows deleted."""
+        await self.flush()
         now = self._clock.now()
         self._last_purge = now
         unhelpful = select(feedback.c.reply_id).where(feedback.c.helpful.is_(False))
@@ -113,6 +164,7 @@ class InsightsRecorder:
 
     async def rows(self) -> list[dict[str, Any]]:
         """Every kept record within the retention period, decrypted, with its feedback verdicts."""
+        await self.flush()
         cutoff = self._clock.now() - self.retention
         async with self._db.transaction() as conn:
             records = (

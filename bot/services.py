@@ -144,4 +144,6 @@ class Services:
             return fresh
 
     async def close(self) -> None:
+        await self.assistant.settle()
+        await self.insights.close()
         await self.reports.close()

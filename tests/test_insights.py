@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import Settings
 from bot.domain import Channel, Intent, Message, Reply, ReplyKind, User
-from bot.insights import PENDING, build_report
+from bot.errors import StorageUnavailable
+from bot.insights import FLUSH_AFTER_S, PENDING, build_report
 from bot.services import Services
 from bot.storage.schema import insight_questions
 from tests.conftest import TEST_SECRET
@@ -66,6 +67,7 @@ async def test_unanswered_and_not_helpful_are_kept_reports_never(settings: Setti
             sections=[c.section for c in answered.citations],
         )
 
+        await services.insights.flush()  # rows are written shortly after the reply, several at a time
         async with services.reports.db.transaction() as conn:
             rows = (await conn.execute(select(insight_questions))).all()
         assert len(rows) == 5, "the report-like message must not be kept"
@@ -135,6 +137,47 @@ async def test_a_failing_observer_never_costs_an_answer(settings: Settings, assi
         reply = await view.handle(_msg(ANSWERED))
         assert reply.kind is ReplyKind.ANSWER and seen == [reply.id]
         assert assistant.observers == (), "the shared assistant is never changed by a view"
+    finally:
+        await services.close()
+
+
+async def _stored(services: Services) -> int:
+    async with services.reports.db.transaction(read_only=True) as conn:
+        return len((await conn.execute(select(insight_questions.c.id))).all())
+
+
+async def test_questions_are_written_shortly_after_and_none_is_lost_at_shutdown(
+    settings: Settings, assistant
+) -> None:  # type: ignore[no-untyped-def]
+    services = await Services.open(settings, assistant=assistant, start_worker=False)
+    try:
+        await asyncio.gather(*(_ask(services, q, user=f"staff-{i}") for i, q in enumerate(HOLIDAY)))
+        for _ in range(50):  # written together, within FLUSH_AFTER_S of the first, without anyone asking
+            if await _stored(services) == 3:
+                break
+            await asyncio.sleep(FLUSH_AFTER_S / 5)
+        assert await _stored(services) == 3
+        await _ask(services, PENSION)
+    finally:
+        await services.close()  # the question asked just before shutdown is written, not dropped
+    again = await Services.open(settings, assistant=assistant, start_worker=False)
+    try:
+        assert await _stored(again) == 4
+    finally:
+        await again.close()
+
+
+async def test_questions_wait_in_memory_while_the_database_is_down(tmp_path: Path, assistant) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings.load(var_dir=tmp_path / "var", database_url=None, secret_key=TEST_SECRET)
+    services = await Services.open(settings, assistant=assistant, start_worker=False)
+    try:
+        settings.var_dir.rename(tmp_path / "away")  # the SQLite file is gone from under the server
+        await _ask(services, PENSION)
+        with pytest.raises(StorageUnavailable):
+            await services.insights.flush()
+        (tmp_path / "away").rename(settings.var_dir)
+        await services.insights.flush()
+        assert await _stored(services) == 1
     finally:
         await services.close()
 

@@ -152,6 +152,7 @@ async def test_questions_keep_being_answered_during_a_reload(served: Settings, a
             doc_version=reply.citations[0].version if reply.citations else None,
             sections=[c.section for c in reply.citations],
         )
+    await services.insights.flush()
     async with services.reports.db.transaction() as conn:
         kept = dict((await conn.execute(select(feedback.c.reply_id, feedback.c.doc_version))).all())
         seen = dict(
