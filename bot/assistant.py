@@ -10,6 +10,7 @@ forward pass runs are embedded together in the next one.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import re
@@ -100,6 +101,8 @@ class Assistant:
         self._related = index.corpus.missing_related
         self._report_guidance = self._guidance_sections()
         self._quick: Reply | None = None
+        #: Questions being written to conversation memory, by conversation (see ``handle``).
+        self._remembering: dict[str, asyncio.Task[None]] = {}
 
     # --- construction --------------------------------------------------------------------------------------
 
@@ -189,7 +192,10 @@ class Assistant:
     async def handle(self, message: Message) -> Reply:
         """Answer one message; concurrent calls share forward passes. CPU work runs off the event loop."""
         text = _clean(message.text)
-        context = await self.memory.recent(message.conversation) if message.conversation else []
+        context: list[str] = []
+        if message.conversation:
+            await self._remembered(message.conversation)
+            context = await self.memory.recent(message.conversation)
         query = resolve_follow_up(text, context)
         started = time.perf_counter()
         result, intent = await self._batcher.submit((text, query))
@@ -199,7 +205,7 @@ class Assistant:
             and reply.kind in (ReplyKind.ANSWER, ReplyKind.NO_ANSWER)
             and not _private(intent)
         ):
-            await self.memory.remember(message.conversation, query)
+            self._remember(message.conversation, query)
         reply = replace(reply, extra={**reply.extra, "seconds": time.perf_counter() - started})
         for observer in self.observers:
             try:
@@ -210,6 +216,40 @@ class Assistant:
             "answered kind=%s intent=%s in %.1f ms", reply.kind, reply.intent, 1e3 * reply.extra["seconds"]
         )
         return reply
+
+    def _remember(self, conversation: str, query: str) -> None:
+        """Write the question to conversation memory without holding the reply for it: the next message of the
+        same conversation waits for the write (``_remembered``), so a follow-up always sees its context."""
+
+        async def write(previous: asyncio.Task[None] | None) -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # in order, whatever became of the one before
+            try:
+                await self.memory.remember(conversation, query)
+            except Exception as exc:  # a lost turn costs a follow-up its context, never the answer
+                log.warning("conversation memory not written: %s", type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(write(self._remembering.get(conversation)))
+        self._remembering[conversation] = task
+        task.add_done_callback(
+            lambda done: (
+                self._remembering.pop(conversation, None)
+                if self._remembering.get(conversation) is done
+                else None
+            )
+        )
+
+    async def _remembered(self, conversation: str) -> None:
+        pending = self._remembering.get(conversation)
+        if pending is not None and pending.get_loop() is asyncio.get_running_loop():
+            await asyncio.wait([pending])
+
+    async def settle(self) -> None:
+        """Wait for conversation-memory writes still in flight (before closing the database)."""
+        loop = asyncio.get_running_loop()
+        pending = [t for t in self._remembering.values() if t.get_loop() is loop]
+        if pending:
+            await asyncio.wait(pending)
 
     def quick_guidance(self) -> Reply:
         """The rules staff most need, quoted: each ``[quick_guidance]`` topic of corpus.toml answered from the

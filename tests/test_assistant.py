@@ -126,6 +126,7 @@ async def test_reports_are_never_kept_as_context(assistant) -> None:  # type: ig
     await assistant.handle(
         Message(text="My manager keeps posting nasty stuff about me on Facebook", conversation="dm-3")
     )
+    await assistant.settle()  # memory is written after the reply: wait, or this could never fail
     assert await assistant.memory.recent("dm-3") == []
 
 

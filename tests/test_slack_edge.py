@@ -173,6 +173,7 @@ async def test_dm_is_answered_and_follow_ups_keep_context(h: Harness, fake: Fake
     assert first.params["channel"] == "D0DM00001" and not first.params.get("thread_ts")
     await h.event(direct_message("what about Instagram?", user=SAM, ts="1700000201.000100"), event_id="EvDM2")
     await fake.wait_for("chat.postMessage", 2)
+    await h.services.assistant.settle()  # memory is written just after the reply goes out
     remembered = await h.services.memory.recent("slack:D0DM00001")
     assert FRIEND in remembered[0]  # the DM is the conversation: the follow-up was read against it
     assert len(remembered) == 2 and "friend request" in remembered[1].lower()

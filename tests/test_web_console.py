@@ -51,6 +51,7 @@ async def test_ask_shows_cited_answer_and_keeps_context(settings: Settings, assi
         )
         body = await fragment.text()
         assert "<html" not in body and "bubble bot" in body
+        await services.assistant.settle()  # memory is written just after the reply
         keys = [k for k in await _conversation_keys(services)]
         assert len(keys) == 1 and len(await services.memory.recent(keys[0])) == 2
 
