@@ -150,6 +150,7 @@ async def _run(
     settings: Settings, levels: tuple[int, ...], turns: int, say: Callable[[str], None]
 ) -> dict[str, Any]:
     from bot.assistant import Assistant
+    from bot.heap import settle_heap
     from bot.server import create_app
     from bot.services import Services
 
@@ -173,6 +174,7 @@ async def _run(
         )
         services = await Services.open(bench_settings, assistant=assistant, start_worker=False)
         runner, app_url = await _serve(create_app(bench_settings, services=services))
+        settle_heap()  # as `policybot serve` does once the model and index are loaded
         service_url = connector_url + "/"
         result: dict[str, Any] = {"turns_per_level": turns}
         try:
