@@ -109,3 +109,18 @@ async def test_conversation_turns_keep_the_last_few_encrypted_with_a_ttl(db: Dat
     clock.advance(hours=2)
     assert await turns.recent("slack:D1") == []
     assert await turns.purge() == 4
+
+
+async def test_many_concurrent_writers_and_readers_all_succeed(db: Database) -> None:
+    """Writers take turns (SQLite: an in-process queue before SQLite's write lock); reads run beside them."""
+    events = ProcessedEvents(db)
+    turns = ConversationTurns(db)
+    outcomes = await asyncio.gather(
+        *(events.claim(f"burst:{i % 40}") for i in range(80)),
+        *(turns.append(f"burst:{i % 5}", f"question {i}") for i in range(40)),
+        *(turns.recent(f"burst:{i % 5}") for i in range(40)),
+    )
+    claims = outcomes[:80]
+    assert sum(1 for c in claims if c) == 40, "each key claimed exactly once"
+    kept = [len(await turns.recent(f"burst:{k}")) for k in range(5)]
+    assert kept == [5] * 5, kept
