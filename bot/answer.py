@@ -31,7 +31,8 @@ class AnswerPolicy:
 
     The gate is a logistic model over absolute evidence (best sentence cosine, the top section's dense and
     BM25 scores) and the classifier's off-topic probability, fitted on labelled real staff phrasing
-    (``policybot eval --calibrate`` prints a refit); ``gate`` is the probability below which we abstain.
+    (the eval sets in tests/eval; refit when the evidence features change); ``gate`` is the probability below
+    which we abstain.
     """
 
     gate: float = 0.42
