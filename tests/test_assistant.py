@@ -171,3 +171,16 @@ def test_json_contract(assistant) -> None:  # type: ignore[no-untyped-def]
     citation = data["citations"][0]
     assert set(citation) >= {"doc_id", "doc_title", "section", "section_title", "quote", "score", "url"}
     assert isinstance(citation["score"], float) and citation["section"] == "6.3"
+
+
+def test_classifier_ngram_features_match_the_fitted_vectoriser(assistant) -> None:  # type: ignore[no-untyped-def]
+    """The classifier's own n-gram weighting (cheaper per message) equals TfidfVectorizer.transform."""
+    import numpy as np
+
+    from bot.intent import load_examples
+
+    classifier = assistant.classifier
+    texts = [e.text for e in load_examples()] + ["", "😀😀", "?", "FB at lunch??"]
+    ours = classifier._grams(texts).toarray()
+    reference = classifier._ngrams.transform(texts).toarray()
+    assert np.allclose(ours, reference, atol=1e-12)
