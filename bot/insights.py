@@ -115,16 +115,19 @@ class InsightsRecorder:
                 await self.purge()
 
     async def flush(self) -> None:
-        """Write every question recorded so far. On failure they stay pending (the newest ``MAX_PENDING``)."""
+        """Write every question recorded so far. While the database is unreachable they stay pending (the
+        newest ``MAX_PENDING``) and ``StorageUnavailable`` is raised."""
         while self._pending:
             rows, self._pending = self._pending[:FLUSH_ROWS], self._pending[FLUSH_ROWS:]
             try:
                 async with self._db.transaction() as conn:
                     stmt = dialect_insert(conn, insight_questions).values(rows)
                     await conn.execute(stmt.on_conflict_do_nothing(index_elements=["reply_id"]))
-            except BaseException:
+            except (StorageUnavailable, asyncio.CancelledError):
                 self._pending = (rows + self._pending)[-MAX_PENDING:]
                 raise
+            except Exception as exc:  # not an outage: these rows would fail again; never log their values
+                log.error("insights: %d question(s) not recorded (%s)", len(rows), type(exc).__name__)
 
     async def close(self) -> None:
         """Write what is pending (at shutdown); the delayed write is no longer needed."""

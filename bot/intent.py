@@ -219,9 +219,8 @@ class IntentClassifier:
             if not counts:
                 continue
             index = np.fromiter((vocabulary[g] for g in counts), dtype=np.int64, count=len(counts))
-            weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * idf[
-                index
-            ]
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
+            weights = tf * idf[index]
             rows.extend([row] * len(index))
             cols.extend(index.tolist())
             values.extend((weights / np.linalg.norm(weights)).tolist())
