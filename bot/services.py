@@ -19,7 +19,13 @@ from bot.errors import StorageUnavailable
 from bot.insights import InsightsRecorder
 from bot.reports.app import Reports, open_reports
 from bot.reports.directory import Directory
-from bot.storage.shared import ConversationRefs, ConversationTurns, FeedbackRepository, ProcessedEvents
+from bot.storage.shared import (
+    ConversationRefs,
+    ConversationTurns,
+    FeedbackRepository,
+    ProcessedEvents,
+    SentReplies,
+)
 
 __all__ = ["DatabaseConversations", "Services", "safeguarding_contact"]
 
@@ -63,6 +69,7 @@ class Services:
     feedback: FeedbackRepository
     events: ProcessedEvents
     conversation_refs: ConversationRefs
+    sent_replies: SentReplies
     memory: ConversationMemory
     insights: InsightsRecorder
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -107,6 +114,7 @@ class Services:
             feedback=FeedbackRepository(reports.db, clock=reports.clock),
             events=ProcessedEvents(reports.db, clock=reports.clock),
             conversation_refs=ConversationRefs(reports.db, clock=reports.clock),
+            sent_replies=SentReplies(reports.db, clock=reports.clock),
             memory=memory,
             insights=insights,
         )

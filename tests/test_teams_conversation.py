@@ -165,6 +165,28 @@ async def test_feedback_loop_invoke_is_stored_latest_click_wins(
     assert (counts.helpful, counts.not_helpful) == (0, 1)
 
 
+async def test_feedback_reaching_another_replica_keeps_the_reply_and_its_sections(
+    settings: Settings, assistant: Any, connector: FakeConnector
+) -> None:
+    """Teams' feedback names only the message; a click landing on another replica (or after a restart) is
+    still recorded against the reply and the sections it cited, from the shared database."""
+    dev = settings.model_copy(update={"teams_dev": True, "teams_service_url": connector.url})
+    async with running_app(dev, assistant, connector) as first:
+        await first.post(personal_message(connector.url, SAM, FRIEND_REQUEST))
+    answered = connector.messages(SAM.chat)[0]
+    async with running_app(dev, assistant, connector) as second:  # another process, same database
+        response = await second.post(
+            feedback_invoke(connector.url, SAM, reply_to=answered.response_id, reaction="dislike")
+        )
+        assert response.status == 200
+        sent = await second.services.sent_replies.get("teams", answered.response_id)
+        assert sent is not None and sent.sections
+        record = await second.services.feedback.get(sent.reply_id, f"teams:{SAM.aad.lower()}")
+        assert record is not None, "recorded against the reply, not the message id"
+        assert record.doc_id == "social-media-policy" and record.sections == sent.sections
+        assert record.doc_version == "2.0" and not record.helpful
+
+
 async def test_app_id_configured_and_no_token_is_401(settings: Settings, assistant: Any) -> None:
     secured = settings.model_copy(
         update={

@@ -17,13 +17,15 @@ from bot.reports.retention import PurgeResult, purge_closed
 from bot.reports.service import CaseService
 from bot.reports.webhook import WebhookNotifier
 from bot.storage.database import Database
-from bot.storage.shared import ProcessedEvents
+from bot.storage.shared import ProcessedEvents, SentReplies
 
 __all__ = ["NOTICES_FILE", "Reports", "default_notifiers", "open_reports"]
 
 NOTICES_FILE = "notifications.log"
 #: Slack and Teams retry a webhook within minutes; a day of deduplication keys is plenty.
 PROCESSED_EVENTS_KEPT = timedelta(days=1)
+#: Feedback on an answer comes within days if at all; after this a click is recorded without the sections.
+SENT_REPLIES_KEPT = timedelta(days=30)
 
 
 @dataclass
@@ -56,9 +58,11 @@ class Reports:
         )
 
     async def housekeeping(self) -> None:
-        """Run by the worker hourly: retention of closed cases, and forgetting old deduplication keys."""
+        """Run by the worker hourly: retention of closed cases, forgetting old deduplication keys and which
+        reply old chat messages carried."""
         await self.purge()
         await ProcessedEvents(self.db, clock=self.clock).purge(PROCESSED_EVENTS_KEPT)
+        await SentReplies(self.db, clock=self.clock).purge(SENT_REPLIES_KEPT)
 
     async def close(self) -> None:
         self._stop.set()

@@ -11,6 +11,8 @@ from bot.storage.shared import (
     FeedbackRecord,
     FeedbackRepository,
     ProcessedEvents,
+    SentReplies,
+    SentReply,
 )
 
 __all__ = [
@@ -22,5 +24,7 @@ __all__ = [
     "FeedbackRepository",
     "Keys",
     "ProcessedEvents",
+    "SentReplies",
+    "SentReply",
     "load_keys",
 ]

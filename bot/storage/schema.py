@@ -186,6 +186,20 @@ conversation_refs = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Which reply a chat message carries (Teams' own feedback buttons name only the message): shared, so a click
+# reaching another replica, or arriving after a restart, is still recorded against the reply and its sections.
+sent_replies = Table(
+    "sent_replies",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("message_id", String(200), primary_key=True),
+    Column("reply_id", String(64), nullable=False, index=True),
+    Column("doc_id", String(128)),
+    Column("doc_version", String(64)),
+    Column("sections", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
 conversation_turns = Table(
     "conversation_turns",
     metadata,

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import re
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -48,6 +47,7 @@ from bot.reports.notify import Address, Delivery, DeliveryStatus, Notice, Notice
 from bot.reports.validate import clean_submission
 from bot.server import SERVICES
 from bot.services import Services
+from bot.storage.shared import SentReply
 from bot.teams import cards
 from bot.teams.forms import form_values, parse_command, submission_from_value
 
@@ -60,11 +60,11 @@ REFS_CHANNEL = "teams"
 MSTEAMS = "msteams"
 PRIVATE_NOTE = "I've sent you a private message."
 CANNOT_DM = "Please open a private chat with me (policybot) to continue; I couldn't start one for you."
+#: Channel name under which sent messages are recorded (``SentReplies``).
+REPLIES_CHANNEL = "teams"
 SORRY = "Sorry, something went wrong on my side. Please try again in a minute."
 #: What a case reference can look like (anything else is never echoed back or looked up).
 _REFERENCE = re.compile(r"[A-Za-z0-9-]{1,40}")
-#: How many sent answers we remember for Teams' feedback buttons (activity id -> reply).
-_SENT_KEPT = 10_000
 
 
 # msrest (under botframework-connector) builds a ClientRetryPolicy for every outbound request, and its
@@ -262,14 +262,6 @@ class TeamsNotifier:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    reply_id: str
-    doc_id: str | None
-    version: str | None
-    sections: tuple[str, ...]
-
-
 class PolicyBot(ActivityHandler):
     """Personal chats and channel @mentions: answers, help, the report card, and card actions."""
 
@@ -277,7 +269,6 @@ class PolicyBot(ActivityHandler):
         super().__init__()
         self._courier = courier
         self._services = services
-        self._sent: OrderedDict[str, _Sent] = OrderedDict()
 
     # --- activities ------------------------------------------------------------------------------------
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -378,20 +369,24 @@ class PolicyBot(ActivityHandler):
 
     async def _send_answer(self, turn_context: TurnContext, reply: Reply, *, personal: bool) -> None:
         response = await turn_context.send_activity(self._answer_activity(reply, personal=personal))
-        self._remember_sent(getattr(response, "id", None), reply)
+        await self._remember_sent(getattr(response, "id", None), reply)
 
-    def _remember_sent(self, activity_id: str | None, reply: Reply) -> None:
+    async def _remember_sent(self, activity_id: str | None, reply: Reply) -> None:
+        """Which reply this message carries, in the shared database: Teams' feedback buttons name only the
+        message, and the click may reach another replica, or this one after a restart."""
         if not activity_id or not reply.id:
             return
         first = reply.citations[0] if reply.citations else None
-        self._sent[activity_id] = _Sent(
+        sent = SentReply(
             reply.id,
             first.doc_id if first else None,
             first.version if first else None,
             tuple(c.section for c in reply.citations),
         )
-        while len(self._sent) > _SENT_KEPT:
-            self._sent.popitem(last=False)
+        try:
+            await self._services().sent_replies.save(REPLIES_CHANNEL, activity_id, sent)
+        except StorageUnavailable:  # the answer is out; feedback on it will lack its sections
+            log.warning("teams: could not record which reply activity %s carries", activity_id)
 
     async def _move_to_private(
         self, turn_context: TurnContext, activities: list[Activity], reply: Reply | None = None
@@ -406,7 +401,7 @@ class PolicyBot(ActivityHandler):
             await turn_context.send_activity(Activity(type=ActivityTypes.message, text=CANNOT_DM))
             return
         if reply is not None and ids:
-            self._remember_sent(ids[0], reply)
+            await self._remember_sent(ids[0], reply)
         await turn_context.send_activity(Activity(type=ActivityTypes.message, text=PRIVATE_NOTE))
 
     async def _feedback_loop(self, turn_context: TurnContext) -> None:
@@ -421,14 +416,19 @@ class PolicyBot(ActivityHandler):
         await self._record_feedback(activity, activity.reply_to_id or "", helpful=reaction == "like")
 
     async def _record_feedback(self, activity: Activity, activity_id: str, *, helpful: bool) -> None:
-        sent = self._sent.get(activity_id)
+        sent = await self._services().sent_replies.get(REPLIES_CHANNEL, activity_id) if activity_id else None
+        await self._store_feedback(activity, sent, fallback=f"teams:{activity_id}", helpful=helpful)
+
+    async def _store_feedback(
+        self, activity: Activity, sent: SentReply | None, *, fallback: str, helpful: bool
+    ) -> None:
         await self._services().feedback.record(
-            reply_id=sent.reply_id if sent else f"teams:{activity_id}",
+            reply_id=sent.reply_id if sent else fallback,
             user_key=f"teams:{_aad(activity)}",
             helpful=helpful,
             channel=Channel.TEAMS.value,
             doc_id=sent.doc_id if sent else None,
-            doc_version=sent.version if sent else None,
+            doc_version=sent.doc_version if sent else None,
             sections=sent.sections if sent else (),
         )
 
@@ -446,8 +446,10 @@ class PolicyBot(ActivityHandler):
         elif action == "feedback":
             reply_id = str(value.get("reply_id") or "")
             helpful = str(value.get("helpful")).lower() == "true"
-            sent = next((k for k, s in self._sent.items() if s.reply_id == reply_id), reply_id)
-            await self._record_feedback(activity, sent, helpful=helpful)
+            sent = (
+                await self._services().sent_replies.by_reply(REPLIES_CHANNEL, reply_id) if reply_id else None
+            )
+            await self._store_feedback(activity, sent, fallback=reply_id or "teams:unknown", helpful=helpful)
             await turn_context.send_activity(
                 Activity(type=ActivityTypes.message, text="Thanks for the feedback.")
             )
