@@ -13,7 +13,6 @@ helpful / not-helpful rates per cited section (from the feedback table) and ques
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -26,10 +25,9 @@ from sqlalchemy import delete, select, update
 
 from bot.clock import Clock, SystemClock
 from bot.domain import Intent, Message, Reply, ReplyKind
-from bot.errors import StorageUnavailable
+from bot.storage.batched import WriteBehind
 from bot.storage.database import Database
 from bot.storage.schema import feedback, insight_questions
-from bot.storage.shared import dialect_insert
 from index.embed import Embedder
 
 __all__ = ["PENDING", "InsightsRecorder", "InsightsReport", "Theme", "build_report", "cluster"]
@@ -43,9 +41,6 @@ MAX_QUESTION_CHARS = 2000
 THEME_DISTANCE = 0.55
 #: A recorded question is written at most this long after its reply, together with any recorded meanwhile.
 FLUSH_AFTER_S = 0.5
-#: Rows per INSERT, and how many wait in memory while the database is unreachable (the oldest go first).
-FLUSH_ROWS = 200
-MAX_PENDING = 2000
 _RECORDED_KINDS = (ReplyKind.ANSWER, ReplyKind.NO_ANSWER, ReplyKind.RELATED_DOCUMENT)
 
 
@@ -57,8 +52,9 @@ class InsightsRecorder:
         self._clock = clock or SystemClock()
         self.retention = timedelta(days=retention_days)
         self._last_purge: datetime | None = None
-        self._pending: list[dict[str, Any]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._rows = WriteBehind(
+            db, insight_questions, ["reply_id"], delay_s=FLUSH_AFTER_S, after_flush=self._hourly_purge
+        )
 
     @staticmethod
     def keeps(reply: Reply) -> bool:
@@ -83,7 +79,7 @@ class InsightsRecorder:
         if message.user is not None:
             asker = self._db.keys.hash("insights", message.user.channel.value, message.user.id)
         top = reply.citations[0] if reply.citations else None
-        self._pending.append(
+        self._rows.add(
             {
                 "reply_id": reply.id,
                 "kind": reply.kind.value,
@@ -98,49 +94,19 @@ class InsightsRecorder:
                 "created_at": self._clock.now(),
             }
         )
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
-    async def _flush_soon(self) -> None:
-        await asyncio.sleep(FLUSH_AFTER_S)
-        try:
-            await self.flush()
-        except StorageUnavailable:
-            log.warning(
-                "insights: database unavailable; %d question(s) kept for the next write", len(self._pending)
-            )
+    async def _hourly_purge(self) -> None:
         now = self._clock.now()
         if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
-            with contextlib.suppress(StorageUnavailable):
-                await self.purge()
+            await self.purge()
 
     async def flush(self) -> None:
-        """Write every question recorded so far. While the database is unreachable they stay pending (the
-        newest ``MAX_PENDING``) and ``StorageUnavailable`` is raised."""
-        while self._pending:
-            rows, self._pending = self._pending[:FLUSH_ROWS], self._pending[FLUSH_ROWS:]
-            try:
-                async with self._db.transaction() as conn:
-                    stmt = dialect_insert(conn, insight_questions).values(rows)
-                    await conn.execute(stmt.on_conflict_do_nothing(index_elements=["reply_id"]))
-            except (StorageUnavailable, asyncio.CancelledError):
-                self._pending = (rows + self._pending)[-MAX_PENDING:]
-                raise
-            except Exception as exc:  # not an outage: these rows would fail again; never log their values
-                log.error("insights: %d question(s) not recorded (%s)", len(rows), type(exc).__name__)
+        """Write every question recorded so far (``StorageUnavailable`` while the database is down)."""
+        await self._rows.flush()
 
     async def close(self) -> None:
-        """Write what is pending (at shutdown); the delayed write is no longer needed."""
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        try:
-            await self.flush()
-        except StorageUnavailable:
-            log.warning(
-                "insights: database unavailable at shutdown; %d question(s) not recorded", len(self._pending)
-            )
+        """Write what is pending (at shutdown)."""
+        await self._rows.close()
 
     async def purge(self) -> int:
         """Forget what is past the retention period, and answered questions' text after ``PENDING`` unless

@@ -19,12 +19,12 @@ from bot.errors import StorageUnavailable
 from bot.insights import InsightsRecorder
 from bot.reports.app import Reports, open_reports
 from bot.reports.directory import Directory
+from bot.storage.sent import SentReplies
 from bot.storage.shared import (
     ConversationRefs,
     ConversationTurns,
     FeedbackRepository,
     ProcessedEvents,
-    SentReplies,
 )
 
 __all__ = ["DatabaseConversations", "Services", "safeguarding_contact"]
@@ -154,4 +154,5 @@ class Services:
     async def close(self) -> None:
         await self.assistant.settle()
         await self.insights.close()
+        await self.sent_replies.close()
         await self.reports.close()

@@ -17,7 +17,8 @@ from bot.reports.retention import PurgeResult, purge_closed
 from bot.reports.service import CaseService
 from bot.reports.webhook import WebhookNotifier
 from bot.storage.database import Database
-from bot.storage.shared import ProcessedEvents, SentReplies
+from bot.storage.sent import SentReplies
+from bot.storage.shared import ProcessedEvents
 
 __all__ = ["NOTICES_FILE", "Reports", "default_notifiers", "open_reports"]
 

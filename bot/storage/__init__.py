@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.storage.crypto import Keys, load_keys
 from bot.storage.database import Database
+from bot.storage.sent import SentReplies, SentReply
 from bot.storage.shared import (
     ConversationRefs,
     ConversationTurns,
@@ -11,8 +12,6 @@ from bot.storage.shared import (
     FeedbackRecord,
     FeedbackRepository,
     ProcessedEvents,
-    SentReplies,
-    SentReply,
 )
 
 __all__ = [

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock, SystemClock
 from bot.storage.database import Database
-from bot.storage.schema import conversation_refs, conversation_turns, feedback, processed_events, sent_replies
+from bot.storage.schema import conversation_refs, conversation_turns, feedback, processed_events
 
 __all__ = [
     "ConversationRefs",
@@ -27,8 +27,6 @@ __all__ = [
     "FeedbackRecord",
     "FeedbackRepository",
     "ProcessedEvents",
-    "SentReplies",
-    "SentReply",
     "dialect_insert",
 ]
 
@@ -157,59 +155,6 @@ class ProcessedEvents:
             result = await conn.execute(
                 delete(processed_events).where(processed_events.c.created_at < cutoff)
             )
-        return int(result.rowcount)
-
-
-@dataclass(frozen=True, slots=True)
-class SentReply:
-    """The reply a sent chat message carries, with what feedback on it is about."""
-
-    reply_id: str
-    doc_id: str | None
-    doc_version: str | None
-    sections: tuple[str, ...]
-
-
-class SentReplies:
-    """Chat message id -> the reply it carries, shared by every replica (see ``schema.sent_replies``)."""
-
-    def __init__(self, db: Database, *, clock: Clock | None = None) -> None:
-        self._db = db
-        self._clock = clock or SystemClock()
-
-    async def save(self, channel: str, message_id: str, sent: SentReply) -> None:
-        async with self._db.transaction() as conn:
-            stmt = dialect_insert(conn, sent_replies).values(
-                channel=channel,
-                message_id=message_id,
-                reply_id=sent.reply_id,
-                doc_id=sent.doc_id,
-                doc_version=sent.doc_version,
-                sections=list(sent.sections),
-                created_at=self._clock.now(),
-            )
-            await conn.execute(stmt.on_conflict_do_nothing(index_elements=["channel", "message_id"]))
-
-    async def get(self, channel: str, message_id: str) -> SentReply | None:
-        """The reply message ``message_id`` carries, if it carried one."""
-        return await self._one(sent_replies.c.channel == channel, sent_replies.c.message_id == message_id)
-
-    async def by_reply(self, channel: str, reply_id: str) -> SentReply | None:
-        """The record of reply ``reply_id`` sent on ``channel``, if it was."""
-        return await self._one(sent_replies.c.channel == channel, sent_replies.c.reply_id == reply_id)
-
-    async def _one(self, *where: Any) -> SentReply | None:
-        async with self._db.transaction(read_only=True) as conn:
-            row = (await conn.execute(select(sent_replies).where(*where).limit(1))).first()
-        if row is None:
-            return None
-        return SentReply(row.reply_id, row.doc_id, row.doc_version, tuple(str(s) for s in row.sections))
-
-    async def purge(self, older_than: timedelta) -> int:
-        """Forget messages older than ``older_than`` (feedback comes within days, if at all)."""
-        cutoff = self._clock.now() - older_than
-        async with self._db.transaction() as conn:
-            result = await conn.execute(delete(sent_replies).where(sent_replies.c.created_at < cutoff))
         return int(result.rowcount)
 
 

@@ -47,7 +47,7 @@ from bot.reports.notify import Address, Delivery, DeliveryStatus, Notice, Notice
 from bot.reports.validate import clean_submission
 from bot.server import SERVICES
 from bot.services import Services
-from bot.storage.shared import SentReply
+from bot.storage.sent import SentReply
 from bot.teams import cards
 from bot.teams.forms import form_values, parse_command, submission_from_value
 
@@ -369,9 +369,9 @@ class PolicyBot(ActivityHandler):
 
     async def _send_answer(self, turn_context: TurnContext, reply: Reply, *, personal: bool) -> None:
         response = await turn_context.send_activity(self._answer_activity(reply, personal=personal))
-        await self._remember_sent(getattr(response, "id", None), reply)
+        self._remember_sent(getattr(response, "id", None), reply)
 
-    async def _remember_sent(self, activity_id: str | None, reply: Reply) -> None:
+    def _remember_sent(self, activity_id: str | None, reply: Reply) -> None:
         """Which reply this message carries, in the shared database: Teams' feedback buttons name only the
         message, and the click may reach another replica, or this one after a restart."""
         if not activity_id or not reply.id:
@@ -383,10 +383,7 @@ class PolicyBot(ActivityHandler):
             first.version if first else None,
             tuple(c.section for c in reply.citations),
         )
-        try:
-            await self._services().sent_replies.save(REPLIES_CHANNEL, activity_id, sent)
-        except StorageUnavailable:  # the answer is out; feedback on it will lack its sections
-            log.warning("teams: could not record which reply activity %s carries", activity_id)
+        self._services().sent_replies.record(REPLIES_CHANNEL, activity_id, sent)
 
     async def _move_to_private(
         self, turn_context: TurnContext, activities: list[Activity], reply: Reply | None = None
@@ -401,7 +398,7 @@ class PolicyBot(ActivityHandler):
             await turn_context.send_activity(Activity(type=ActivityTypes.message, text=CANNOT_DM))
             return
         if reply is not None and ids:
-            await self._remember_sent(ids[0], reply)
+            self._remember_sent(ids[0], reply)
         await turn_context.send_activity(Activity(type=ActivityTypes.message, text=PRIVATE_NOTE))
 
     async def _feedback_loop(self, turn_context: TurnContext) -> None:
