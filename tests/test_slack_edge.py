@@ -95,6 +95,22 @@ async def test_bad_or_missing_signature_is_401_and_nothing_happens(h: Harness, f
     assert fake.calls == []
 
 
+async def test_access_log_carries_a_hash_of_the_verified_user_only(
+    h: Harness, fake: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="policybot.access")
+    body = slash_command(FRIEND, user=SAM, response_url=fake.response_url())
+    assert (await h.post(body, secret="not-the-secret")).status == 401
+    assert (await h.post(body)).status == 200
+    await h.event(direct_message(FRIEND, user=SAM, ts="1700000100.000100"), event_id="EvLOG1")
+    users = [vars(r)["user"] for r in caplog.records if getattr(r, "route", "") == "/slack/events"]
+    hashed = h.services.reports.db.keys.hash("log-user", SAM)[:16]
+    assert users == [None, hashed, hashed], (
+        "a forged request names nobody; verified ones a hash, never the id"
+    )
+    assert all(SAM not in r.getMessage() for r in caplog.records if r.name == "policybot.access")
+
+
 async def test_stale_timestamp_is_401_fresh_is_accepted(h: Harness, fake: FakeSlack) -> None:
     body = slash_command(FRIEND, user=SAM, response_url=fake.response_url())
     stale = await h.post(body, timestamp=int(time.time()) - 301)

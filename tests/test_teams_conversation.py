@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -185,6 +186,16 @@ async def test_feedback_reaching_another_replica_keeps_the_reply_and_its_section
         assert record is not None, "recorded against the reply, not the message id"
         assert record.doc_id == "social-media-policy" and record.sections == sent.sections
         assert record.doc_version == "2.0" and not record.helpful
+
+
+async def test_access_log_carries_a_hash_of_the_teams_user(
+    teams: Harness, connector: FakeConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="policybot.access")
+    assert (await teams.post(personal_message(connector.url, SAM, FRIEND_REQUEST))).status == 201
+    [record] = [r for r in caplog.records if getattr(r, "route", "") == "/api/messages"]
+    assert vars(record)["user"] == teams.services.reports.db.keys.hash("log-user", SAM.aad.lower())[:16]
+    assert SAM.aad not in record.getMessage()
 
 
 async def test_app_id_configured_and_no_token_is_401(settings: Settings, assistant: Any) -> None:

@@ -8,12 +8,14 @@ start-up, after the services opened, and registers the Slack notifier with the r
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
 from bot.config import Settings
+from bot.middleware import note_user
 from bot.slack.edge import SlackEdge, to_message
 
 __all__ = ["EVENTS_PATH", "SLACK_EDGE", "SlackEdge", "mount", "socket_mode_ready", "to_message"]
@@ -67,5 +69,21 @@ def mount(app: web.Application, settings: Settings) -> None:
 async def _events(request: web.Request) -> web.Response:
     """Slack's Events API, commands and interactivity: handed to Bolt (which verifies the signature)."""
     edge = request.app[SLACK_EDGE]
-    response = await edge.app.async_dispatch(await to_bolt_request(request))
+    bolt_request = await to_bolt_request(request)
+    response = await edge.app.async_dispatch(bolt_request)
+    if response.status < 400:  # signature verified: the access log may carry (a hash of) who it was
+        note_user(request, slack_user(bolt_request.body))
     return await to_aiohttp_response(response)
+
+
+def slack_user(body: dict[str, Any]) -> str | None:
+    """The Slack user behind an event, a slash command or an interaction, if the payload names one."""
+    event = body.get("event")
+    if isinstance(event, dict) and isinstance(event.get("user"), str):
+        return str(event["user"])
+    if isinstance(body.get("user_id"), str):  # slash commands
+        return str(body["user_id"])
+    user = body.get("user")  # block actions, shortcuts, view submissions
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return str(user["id"])
+    return None

@@ -42,6 +42,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from bot.config import Settings
 from bot.domain import Channel, Message, Reply, ReplyKind, User
 from bot.errors import ConfigError, InputError, NotAuthorised, NotFound, PolicybotError, StorageUnavailable
+from bot.middleware import note_user
 from bot.reports.model import Reporter
 from bot.reports.notify import Address, Delivery, DeliveryStatus, Notice, NoticeEvent
 from bot.reports.validate import clean_submission
@@ -572,6 +573,8 @@ def _handler(adapter: CloudAdapter, bot: PolicyBot) -> Callable[[web.Request], A
             )
         except PermissionError:
             return web.json_response({"error": "unauthorized"}, status=401)
+        if activity.from_property is not None:  # authenticated (or dev mode): log a hash of who it was
+            note_user(request, _aad(activity))
         if response is None:
             return web.Response(status=201)
         payload = response.body
