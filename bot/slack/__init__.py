@@ -8,7 +8,6 @@ start-up, after the services opened, and registers the Slack notifier with the r
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -72,18 +71,5 @@ async def _events(request: web.Request) -> web.Response:
     bolt_request = await to_bolt_request(request)
     response = await edge.app.async_dispatch(bolt_request)
     if response.status < 400:  # signature verified: the access log may carry (a hash of) who it was
-        note_user(request, slack_user(bolt_request.body))
+        note_user(request, bolt_request.context.user_id)  # Bolt reads it from events, commands and actions
     return await to_aiohttp_response(response)
-
-
-def slack_user(body: dict[str, Any]) -> str | None:
-    """The Slack user behind an event, a slash command or an interaction, if the payload names one."""
-    event = body.get("event")
-    if isinstance(event, dict) and isinstance(event.get("user"), str):
-        return str(event["user"])
-    if isinstance(body.get("user_id"), str):  # slash commands
-        return str(body["user_id"])
-    user = body.get("user")  # block actions, shortcuts, view submissions
-    if isinstance(user, dict) and isinstance(user.get("id"), str):
-        return str(user["id"])
-    return None
