@@ -66,7 +66,7 @@ def encode_spans(embedder: Embedder, items: Sequence[tuple[str, Sequence[Span]]]
     flat: list[str] = []
     for text, spans in items:
         flat.append(text)
-        flat.extend(" ".join(text[a:b] for a, b in span) for span in spans)
+        flat.extend(span_text(text, span) for span in spans)
     vectors = embedder.encode(flat)
     out: list[Vectors] = []
     start = 0
@@ -74,6 +74,11 @@ def encode_spans(embedder: Embedder, items: Sequence[tuple[str, Sequence[Span]]]
         out.append(vectors[start : start + 1 + len(spans)])
         start += 1 + len(spans)
     return out
+
+
+def span_text(text: str, span: Span) -> str:
+    """The words of ``span`` on their own, for an embedder that reads them separately."""
+    return " ".join(text[a:b] for a, b in span)
 
 
 def resolve_model(model: str) -> tuple[str, str]:
@@ -189,7 +194,7 @@ class SentenceTransformerEmbedder:
                         if inside.any():
                             out[i][j] = tokens[row][inside].mean(axis=0)
                         else:
-                            missing.append((i, j, " ".join(texts[i][a:b] for a, b in span)))
+                            missing.append((i, j, span_text(texts[i], span)))
         if missing:
             extra = self.encode([text for _, _, text in missing])
             for (i, j, _), vector in zip(missing, extra, strict=True):
