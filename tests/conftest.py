@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -179,6 +180,35 @@ def assistant(core_settings: Settings, embedder):  # type: ignore[no-untyped-def
     from bot.assistant import Assistant
 
     return Assistant.from_settings(core_settings, embedder=embedder)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[Any]:
+    """A fake Slack Web API on 127.0.0.1 (tests/fake_slack.py), recording every call."""
+    from fake_slack import FakeSlack
+
+    slack = await FakeSlack().start()
+    yield slack
+    await slack.close()
+
+
+@pytest.fixture
+async def h(tmp_path: Path, assistant: Any, fake: Any) -> AsyncIterator[Any]:
+    """The real app with the Slack edge mounted against ``fake`` (tests/slack_harness.py), SQLite state."""
+    from slack_harness import running, slack_settings
+
+    async with running(slack_settings(tmp_path / "var", None, fake), assistant, fake) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[Any]:
+    """A fake Bot Framework connector on 127.0.0.1 (tests/fake_connector.py), recording what the bot sends."""
+    from tests.fake_connector import FakeConnector
+
+    fake = await FakeConnector().start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

@@ -320,18 +320,7 @@ def mention(
     ts: str = "1700000001.000100",
     thread_ts: str | None = None,
 ) -> dict[str, Any]:
-    event = {
-        "type": "app_mention",
-        "user": user,
-        "text": f"<@{BOT_USER}> {text}",
-        "ts": ts,
-        "channel": channel,
-        "event_ts": ts,
-        "team": "T0OAKFIELD",
-    }
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
+    return _message_event({"type": "app_mention"}, f"<@{BOT_USER}> {text}", user, channel, ts, thread_ts)
 
 
 def direct_message(
@@ -342,9 +331,14 @@ def direct_message(
     ts: str = "1700000002.000200",
     thread_ts: str | None = None,
 ) -> dict[str, Any]:
+    return _message_event({"type": "message", "channel_type": "im"}, text, user, channel, ts, thread_ts)
+
+
+def _message_event(
+    kind: dict[str, Any], text: str, user: str, channel: str, ts: str, thread_ts: str | None
+) -> dict[str, Any]:
     event = {
-        "type": "message",
-        "channel_type": "im",
+        **kind,
         "user": user,
         "text": text,
         "ts": ts,

@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +49,6 @@ def assert_verbatim_quotes(blocks: list[dict[str, Any]]) -> int:
                 assert part.strip(" .…") in body, part
             quotes += 1
     return quotes
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    slack = await FakeSlack().start()
-    yield slack
-    await slack.close()
-
-
-@pytest.fixture
-async def h(tmp_path: Path, assistant: Any, fake: FakeSlack) -> AsyncIterator[Harness]:
-    async with running(slack_settings(tmp_path / "var", None, fake), assistant, fake) as harness:
-        yield harness
 
 
 async def test_not_mounted_without_credentials(tmp_path: Path, assistant: Any) -> None:

@@ -5,11 +5,8 @@ told; validation errors in the modal; App Home; the Slack notifier's retries aga
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fake_slack import (
     FakeSlack,
     block_action,
@@ -35,19 +32,6 @@ HELEN, MARCUS = "U0HELEN01", "U0MARCUS1"  # HR
 LUCY = "U0LUCY001"  # a colleague with no part in the case
 STRANGER = "U0NOTINDIR"  # on Slack, not in the directory
 DESCRIPTION = "Ben keeps sending me mocking messages in the staff WhatsApp group after I complained."
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    slack = await FakeSlack().start()
-    yield slack
-    await slack.close()
-
-
-@pytest.fixture
-async def h(tmp_path: Path, assistant: Any, fake: FakeSlack) -> AsyncIterator[Harness]:
-    async with running(slack_settings(tmp_path / "var", None, fake), assistant, fake) as harness:
-        yield harness
 
 
 async def submit_report(h: Harness, *, user: str = SAM, view_id: str = "V0REPORT01", **values: Any) -> Any:

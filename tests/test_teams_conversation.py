@@ -27,13 +27,6 @@ ABUSE = "A parent keeps sending me abusive messages on Facebook and I feel haras
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = await FakeConnector().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def teams(settings: Settings, assistant: Any, connector: FakeConnector) -> AsyncIterator[Harness]:
     dev = settings.model_copy(update={"teams_dev": True, "teams_service_url": connector.url})
     async with running_app(dev, assistant, connector) as harness:

@@ -17,13 +17,6 @@ DESCRIPTION = "Posted photos of a pupil on a public Instagram account during the
 
 
 @pytest.fixture
-async def connector() -> AsyncIterator[FakeConnector]:
-    fake = await FakeConnector().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def teams(settings: Settings, assistant: Any, connector: FakeConnector) -> AsyncIterator[Harness]:
     dev = settings.model_copy(
         update={"teams_dev": True, "teams_service_url": connector.url, "microsoft_app_tenant_id": TENANT}
