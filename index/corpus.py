@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from index.errors import CorpusError
+from index.examples import ExampleQuestion, load_examples
 from index.importer import clean_text
 
 __all__ = ["Contact", "Corpus", "Document", "RelatedDoc", "Section", "load_corpus", "parse_markdown"]
@@ -108,6 +109,8 @@ class Corpus:
     root: Path
     #: What staff most need to know, as questions: quick guidance answers each from the documents themselves.
     quick_guidance: tuple[str, ...] = ()
+    #: Example staff messages labelled with the sections that answer them (``questions/<doc id>.jsonl``).
+    examples: tuple[ExampleQuestion, ...] = ()
 
     def document(self, doc_id: str) -> Document:
         for doc in self.documents:
@@ -123,7 +126,7 @@ class Corpus:
 
 
 def load_corpus(root: Path) -> Corpus:
-    """Read every ``*.md`` / ``*.txt`` document under ``root`` plus ``corpus.toml``."""
+    """Read every ``*.md`` / ``*.txt`` document under ``root``, ``corpus.toml`` and ``questions/*.jsonl``."""
     root = Path(root)
     if not root.is_dir():
         raise CorpusError(root, "corpus directory not found")
@@ -152,6 +155,7 @@ def load_corpus(root: Path) -> Corpus:
         raw = _read(toml_path)
         digest.update(b"corpus.toml\0" + raw.encode())
         related, contacts, quick = _parse_corpus_toml(raw, toml_path)
+    examples = load_examples(root, {d.id: {s.number for s in d.sections} for d in documents}, digest)
     return Corpus(
         documents=tuple(documents),
         related=related,
@@ -159,6 +163,7 @@ def load_corpus(root: Path) -> Corpus:
         sha256=digest.hexdigest(),
         root=root,
         quick_guidance=quick,
+        examples=examples,
     )
 
 

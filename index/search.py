@@ -9,8 +9,10 @@ sentence that answers, so ranking whole chunks by one similarity misleads. Here:
   pass that reads it (``encode_spans``), so a long post costs one pass, not one per window;
 * every sentence is scored; a section's dense score is the mean of its two best sentences (one lucky sentence in
   a long section does not win), alongside its best passage and a section-level BM25 score;
-* the three signals are fused after standardising each over the sections for this query (z-scores), so that
-  cosine and BM25, which live on unrelated scales, count as calibrated evidence rather than raw numbers.
+* when the corpus ships example staff messages (``index/examples.py``), how close the query is to each
+  section's examples is a fourth signal: staff phrasing is far closer to other staff phrasing than to policy prose;
+* the signals are fused after standardising each over the sections for this query (z-scores), as a weighted
+  mean, so that cosine and BM25, which live on unrelated scales, count as calibrated evidence.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ Scores = npt.NDArray[np.float32]
 NEAREST = 1024
 #: Above this many sections, only sections holding one of the best sentences or lexical hits are scored.
 CANDIDATE_SECTIONS = 64
+#: The k of the nearest-examples vote on whether a message is answered (``unanswered_share``).
+NEIGHBOURS = 10
 
 _QUESTION = re.compile(
     r"^\W*(can|could|may|am|is|are|do|does|did|should|would|will|what|whats|what's|when|where|which|who|how|"
@@ -53,6 +57,8 @@ class Weights:
     dense_units: float = 1.0
     dense_passages: float = 1.0
     lexical: float = 1.0
+    #: Closeness to the section's example staff messages (``index/examples.py``), when the corpus has them.
+    examples: float = 2.5
     window_words: int = 45
     max_windows: int = 8
     mode: str = "hybrid"  # "hybrid" | "dense" | "lexical"
@@ -68,7 +74,8 @@ class UnitScore:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A section of a document with its evidence. ``score`` is the fused z-score; ``units`` best first."""
+    """A section of a document with its evidence. ``score`` is the fused score (a weighted mean of z-scores);
+    ``units`` best first."""
 
     doc_id: str
     section: str
@@ -85,7 +92,8 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """Ranked sections plus query-level ``features`` (raw best cosine, best BM25, margin) for the answer gate."""
+    """Ranked sections plus query-level ``features`` (raw best cosine, best BM25, closeness to answered and
+    unanswered example messages, ...) for the answer gate."""
 
     query: str
     hits: tuple[Hit, ...]
@@ -123,6 +131,23 @@ class HybridSearcher:
         for i, s in enumerate(self._unit_section):
             members[int(s)].append(i)
         self._members = {s: np.array(v, dtype=np.int64) for s, v in members.items()}
+        # Example messages: (example, section) pairs for the answerable ones; the rest say "not answered here".
+        pairs = [
+            (i, key_pos[(e.doc_id, s)])
+            for i, e in enumerate(index.examples)
+            for s in e.sections
+            if (e.doc_id, s) in key_pos
+        ]
+        # Sorted by section, so that one ``np.maximum.reduceat`` gives every section its closest example.
+        self._example_pairs = np.array(sorted(pairs, key=lambda p: p[1]), dtype=np.int64).reshape(-1, 2)
+        self._example_sections, self._example_starts = np.unique(self._example_pairs[:, 1], return_index=True)
+        self._has_examples = frozenset(int(s) for s in self._example_sections)
+        self._example_mask = np.zeros(len(self._section_keys), dtype=bool)
+        self._example_mask[self._example_sections] = True
+        self._unanswered = np.array(
+            [i for i, e in enumerate(index.examples) if not e.sections], dtype=np.int64
+        )
+        self._is_unanswered = np.array([not e.sections for e in index.examples], dtype=np.float32)
         self._section_passages: dict[int, tuple[Passage, ...]] = {}
         for s in range(len(self._section_keys)):
             self._section_passages[s] = tuple(
@@ -192,12 +217,18 @@ class HybridSearcher:
             [passage_dense[self._passage_section == s].max() for s in candidates], dtype=np.float32
         )
         lex = section_lex[candidates]
-        if w.mode == "dense":
-            fused = w.dense_units * _z(dense_u) + w.dense_passages * _z(dense_p)
-        elif w.mode == "lexical":
-            fused = _z(lex)
-        else:
-            fused = w.dense_units * _z(dense_u) + w.dense_passages * _z(dense_p) + w.lexical * _z(lex)
+        example_sims, example_section = self._example_scores(vectors, plan)
+        examples = example_section[candidates]
+        signals = [(w.dense_units, _z(dense_u)), (w.dense_passages, _z(dense_p))]
+        if w.mode == "lexical":
+            signals = [(1.0, _z(lex))]
+        elif w.mode != "dense":
+            signals.append((w.lexical, _z(lex)))
+            if len(self._example_pairs) and w.examples:
+                signals.append((w.examples, self._example_z(candidates, examples, dense_u)))
+        # A weighted mean of z-scores, so margins between sections read the same whatever the signals.
+        total = sum(weight for weight, _ in signals) or 1.0
+        fused = np.asarray(sum(weight * values for weight, values in signals) / total, dtype=np.float32)
 
         unit_lex_cal = 1.0 - np.exp(-unit_lex / 6.0)
         unit_score = unit_dense + 0.25 * unit_lex_cal
@@ -236,6 +267,13 @@ class HybridSearcher:
             "top_lexical": float(section_lex.max()) if len(section_lex) else 0.0,
             "hit_lexical": float(lex[order[0]]) if len(order) else 0.0,
             "known_terms": float(sum(1 for t in tokens if t in self.index.bm25_sections.vocab_dict)),
+            "hit_example": float(examples[order[0]]) if len(order) else 0.0,
+            "top_example": float(example_sims[self._example_pairs[:, 0]].max())
+            if len(self._example_pairs)
+            else 0.0,
+            "top_unanswered": float(example_sims[self._unanswered].max()) if len(self._unanswered) else 0.0,
+            "unanswered_share": self._unanswered_share(example_sims),
+            "hit_has_examples": 1.0 if len(order) and candidates[order[0]] in self._has_examples else 0.0,
         }
         return SearchResult(query=query, hits=tuple(hits), features=features)
 
@@ -248,6 +286,38 @@ class HybridSearcher:
         if plan.focus:
             score = 0.5 * score + 0.5 * sims[-1]
         return np.asarray(score, dtype=np.float32)
+
+    def _example_z(self, candidates: npt.NDArray[np.int64], examples: Scores, dense: Scores) -> Scores:
+        """The example signal as z-scores over the sections that have examples; a section without (a document
+        that ships none) is judged on its own text instead, its dense z-score standing in, so that adding a
+        document without examples does not bury it under the documents with."""
+        mask = self._example_mask[candidates]
+        out = _z(dense)
+        if mask.any():
+            out[mask] = _z(examples[mask])
+        return out
+
+    def _unanswered_share(self, sims: Scores) -> float:
+        """Of the example messages nearest this one, the share the corpus does not answer (a k-NN vote)."""
+        if not len(self._unanswered) or len(sims) <= NEIGHBOURS:
+            return 0.0
+        nearest = np.argpartition(-sims, NEIGHBOURS)[:NEIGHBOURS]
+        return float(self._is_unanswered[nearest].mean())
+
+    def _example_scores(self, vectors: Vectors, plan: QueryPlan) -> tuple[Scores, Scores]:
+        """Similarity to every example message, and per section that of its closest example.
+
+        A section without examples gets the mean of those with (``_example_z`` does not read it)."""
+        n_sections = len(self._section_keys)
+        if not len(self._example_pairs) or self.index.example_vectors is None:
+            return np.zeros(len(self.index.examples), dtype=np.float32), np.zeros(
+                n_sections, dtype=np.float32
+            )
+        sims = self._blend(_faiss_scores(self.index.example_vectors, vectors, len(self.index.examples)), plan)
+        closest = np.maximum.reduceat(sims[self._example_pairs[:, 0]], self._example_starts)
+        per_section = np.full(n_sections, closest.mean(), dtype=np.float32)
+        per_section[self._example_sections] = closest
+        return sims, per_section
 
     def _candidates(self, unit_dense: Scores, unit_lex: Scores, section_lex: Scores) -> npt.NDArray[np.int64]:
         """Sections worth scoring: all of a small corpus; otherwise those near the top on either signal."""

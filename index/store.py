@@ -7,6 +7,7 @@ Layout under ``var/index/``::
     <build>/passages.json    passages and their sentences (the text quoted in answers)
     <build>/units.faiss      sentence vectors     <build>/passages.faiss   passage vectors
     <build>/bm25_units/      lexical index of sentences     <build>/bm25_sections/   of whole sections (bm25s)
+    <build>/examples.faiss   example staff messages' vectors  <build>/examples.json   their documents and sections
 
 A build is written into a fresh directory and only then named in CURRENT, so a failed or concurrent build never
 disturbs the index that serves. ``open_index`` rebuilds when the corpus or the model changed.
@@ -33,6 +34,8 @@ from index.chunk import Passage, Unit, chunk_document
 from index.corpus import Corpus, load_corpus
 from index.embed import Embedder, Vectors
 from index.errors import IndexCorrupt, IndexMissing
+from index.examples import ExampleQuestion
+from index.lexicon import expand, normalise
 from index.tokens import tokenize
 
 # bm25s sets its own logger to DEBUG, which would print a line per build through any root handler.
@@ -40,7 +43,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 __all__ = ["FORMAT", "BuiltIndex", "Manifest", "build_index", "load_index", "open_index"]
 
-FORMAT = 4
+FORMAT = 5
 KEEP_BUILDS = 2
 Progress = Callable[[str, int, int], None]
 
@@ -56,6 +59,7 @@ class Manifest:
     build_seconds: float
     format: int = FORMAT
     truncated_passages: tuple[str, ...] = ()
+    example_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -76,6 +80,8 @@ class BuiltIndex:
     bm25: bm25s.BM25
     bm25_sections: bm25s.BM25
     path: Path
+    examples: tuple[ExampleQuestion, ...] = ()
+    example_vectors: faiss.Index | None = None
 
     def passage(self, passage_id: str) -> Passage:
         return self._by_id[passage_id]
@@ -96,9 +102,13 @@ def build_index(
     titles = {p.id: p.heading_path[-1] for p in passages}
     unit_texts = [u.text for u in units]
     passage_texts = [p.text for p in passages]
-    total = len(unit_texts) + len(passage_texts)
-    vectors = _encode_with_progress(embedder, unit_texts + passage_texts, progress, total)
-    unit_vecs, passage_vecs = vectors[: len(units)], vectors[len(units) :]
+    examples = corpus.examples
+    example_texts = [example_reading(e.text) for e in examples]
+    total = len(unit_texts) + len(passage_texts) + len(example_texts)
+    vectors = _encode_with_progress(embedder, unit_texts + passage_texts + example_texts, progress, total)
+    unit_vecs = vectors[: len(units)]
+    passage_vecs = vectors[len(units) : len(units) + len(passages)]
+    example_vecs = vectors[len(units) + len(passages) :]
     truncated = tuple(p.id for p in passages if embedder.count_tokens(p.text) > embedder.max_tokens)
 
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -120,11 +130,17 @@ def build_index(
         built_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
         truncated_passages=truncated,
+        example_count=len(examples),
     )
     unit_index, passage_index = _flat(unit_vecs), _flat(passage_vecs)
+    example_index = _flat(example_vecs)
     try:
         faiss.write_index(unit_index, str(tmp / "units.faiss"))
         faiss.write_index(passage_index, str(tmp / "passages.faiss"))
+        faiss.write_index(example_index, str(tmp / "examples.faiss"))
+        (tmp / "examples.json").write_text(
+            json.dumps([_example_json(e) for e in examples], ensure_ascii=False), encoding="utf-8"
+        )
         bm25.save(str(tmp / "bm25_units"))
         bm25_sections.save(str(tmp / "bm25_sections"))
         (tmp / "passages.json").write_text(
@@ -148,6 +164,8 @@ def build_index(
         bm25=bm25,
         bm25_sections=bm25_sections,
         path=final,
+        examples=tuple(examples),
+        example_vectors=example_index,
     )
 
 
@@ -175,6 +193,10 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         passage_index = faiss.read_index(str(path / "passages.faiss"))
         bm25 = bm25s.BM25.load(str(path / "bm25_units"))
         bm25_sections = bm25s.BM25.load(str(path / "bm25_sections"))
+        example_index = faiss.read_index(str(path / "examples.faiss"))
+        examples = tuple(
+            _example_from_json(e) for e in json.loads((path / "examples.json").read_text("utf-8"))
+        )
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(
             f"index at {path} cannot be read ({type(exc).__name__}); run `policybot index build`"
@@ -185,6 +207,7 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         and len(passages) == manifest.passage_count == passage_index.ntotal
         and len(units) == manifest.unit_count == unit_index.ntotal
         and unit_index.d == manifest.dim
+        and len(examples) == manifest.example_count == example_index.ntotal
     )
     if not consistent:
         raise IndexCorrupt(f"index at {path} disagrees with its manifest; run `policybot index build`")
@@ -198,6 +221,8 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         bm25=bm25,
         bm25_sections=bm25_sections,
         path=path,
+        examples=examples,
+        example_vectors=example_index,
     )
 
 
@@ -245,6 +270,11 @@ def current_manifest(index_dir: Path) -> Manifest | None:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
+
+
+def example_reading(text: str) -> str:
+    """What is embedded for an example message: what search embeds for a message (``HybridSearcher.plan``)."""
+    return expand(normalise(text).strip())
 
 
 def section_keys(passages: tuple[Passage, ...] | list[Passage]) -> tuple[tuple[str, str], ...]:
@@ -308,6 +338,14 @@ def _passage_json(p: Passage) -> dict[str, Any]:
         "text": p.text,
         "units": [{"id": u.id, "text": u.text, "block": u.block, "context": u.context} for u in p.units],
     }
+
+
+def _example_json(e: ExampleQuestion) -> dict[str, Any]:
+    return {"doc_id": e.doc_id, "sections": list(e.sections), "text": e.text}
+
+
+def _example_from_json(d: dict[str, Any]) -> ExampleQuestion:
+    return ExampleQuestion(doc_id=d["doc_id"], text=d["text"], sections=tuple(d["sections"]))
 
 
 def _passage_from_json(d: dict[str, Any]) -> Passage:
