@@ -41,10 +41,8 @@ Observer = Callable[[Message, Reply], Awaitable[None]]
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 20_000
-#: Confidence gates of the single-signal variants (their scores live on other scales than the hybrid's).
 #: Added to the fused score of the sections that hold the policy's guidance for people reporting (z-score units).
-REPORT_BOOST = 0.75
-MODE_GATES = {"dense": 0.40, "lexical": 0.45}
+REPORT_BOOST = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +171,12 @@ class Assistant:
             clone.observers = tuple(observers)
         return clone
 
-    def variant(self, mode: str) -> Assistant:
-        """The same assistant searching with one signal only ("dense" or "lexical"), for evaluation."""
+    def variant(self, mode: str, *, examples: float | None = None) -> Assistant:
+        """The same assistant searching with one signal only ("dense" or "lexical"), or weighing the example
+        messages differently (``examples=0``: not at all), for evaluation."""
         weights = replace(self.searcher.weights, mode=mode)
+        if examples is not None:
+            weights = replace(weights, examples=examples)
         policy = self.policy
         return Assistant(
             index=self.index,
@@ -339,9 +340,15 @@ class Assistant:
             return replace(
                 self.composer.no_answer(text, result, confidence=confidence), intent=Intent.QUESTION
             )
-        if related and confidence < self.policy.gate + 0.1:
+        gate = self.policy.gate_for(result.features).threshold
+        # Naming a document we do not hold gets that said, unless the policy clearly answers the question itself
+        # (where the best section is only where the policy refers to that document, say so instead).
+        pointer = bool(related and result.hits) and result.hits[0].key in self.composer.mention_sections(
+            related
+        )
+        if related and (confidence < gate + 0.1 or pointer):
             return self.composer.related_document(text, related, result, confidence=confidence)
-        if confidence < self.policy.gate:
+        if confidence < gate:
             return self.composer.no_answer(text, result, confidence=confidence)
         return self.composer.answer(text, result, confidence=confidence)
 
@@ -369,8 +376,11 @@ class Assistant:
                 "(your manager, HR or the Designated Safeguarding Lead), never to the person it is about. "
                 "Keep a record (screenshots, links, dates) before anything is deleted."
             )
-        reply = self.composer.answer(text, boosted, confidence=confidence, lead=lead)
-        if reply.kind is not ReplyKind.ANSWER:
+        if confidence < self.policy.gate_for(result.features).report_threshold:
+            reply = self.composer.no_answer(text, result, confidence=confidence, lead=lead)
+        else:
+            reply = self.composer.answer(text, boosted, confidence=confidence, lead=lead)
+        if reply.kind is not ReplyKind.ANSWER and not reply.text.startswith(lead):
             reply = replace(reply, text=lead + "\n\n" + reply.text)
         return replace(
             reply, suggest_report=True, urgent=urgent, intent=Intent.URGENT if urgent else Intent.REPORT

@@ -56,9 +56,31 @@ def test_ask_readable_and_eval(assistant, core_settings: Settings, tmp_path: Pat
     out = _run(["eval", "--json", str(evalfile)], core_settings)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert report["modes"]["hybrid"]["hit1"] == 1.0 and set(report["modes"]) == {"hybrid", "bm25", "dense"}
+    assert report["modes"]["hybrid"]["hit1"] == 1.0
+    assert set(report["modes"]) == {"hybrid", "no examples", "bm25", "dense"}
     assert report["verbatim_violations"] == []
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
     out = _run(["eval", str(bad)], core_settings)
     assert out.returncode == 1 and "bad.jsonl:1" in out.stderr
+
+
+def test_fit_gate_prints_the_gate_and_its_cross_validated_figures(
+    core_settings: Settings, tmp_path: Path
+) -> None:
+    evalfile = tmp_path / "q.jsonl"
+    answerable = ["is linkedin social media", "can I go on facebook at lunch", "can I friend a parent on fb"]
+    unanswerable = ["how much holiday pay do I get", "when is the staff party", "how do I claim mileage"]
+    rows = [{"q": f"{q} {n}", "kind": "question", "sections": ["4"]} for q in answerable for n in range(4)]
+    rows += [{"q": f"{q} {n}", "kind": "offtopic", "sections": []} for q in unanswerable for n in range(4)]
+    evalfile.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = _run(["eval", "--fit-gate", str(evalfile)], core_settings)
+    assert out.returncode == 0, out.stderr
+    assert "Gate(inputs=('offtopic', 'hit_example', 'top_unanswered', 'unanswered_share')" in out.stdout
+    assert "cross-validated at the threshold: correct abstention" in out.stdout
+    too_few = tmp_path / "few.jsonl"
+    too_few.write_text("\n".join(json.dumps(r) for r in rows[:14]) + "\n")
+    out = _run(["eval", "--fit-gate", str(too_few)], core_settings)
+    assert (
+        out.returncode != 0 and "need at least 10 answerable and 10 unanswerable" in out.stderr + out.stdout
+    )

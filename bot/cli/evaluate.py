@@ -24,6 +24,18 @@ def evaluate_cmd(
         "--default-doc",
         help='The main policy: the document of labelled items that carry no "doc" (one-document corpora: it).',
     ),
+    fit_gate: bool = typer.Option(
+        False,
+        "--fit-gate",
+        help="Fit the answer gate on these questions and print its numbers and cross-validated figures.",
+    ),
+    target: float = typer.Option(
+        0.85,
+        "--target",
+        min=0.5,
+        max=0.99,
+        help="With --fit-gate: correct abstention the threshold must reach.",
+    ),
 ) -> None:
     """Evaluate retrieval, abstention and report detection on labelled questions."""
     from bot.cli.ask import load_assistant
@@ -34,12 +46,23 @@ def evaluate_cmd(
     except ValueError as exc:
         fail(str(exc))
     assistant = load_assistant()
+    if fit_gate:
+        from bot.calibration import describe, gate_rows
+        from bot.calibration import fit_gate as fit
+
+        try:
+            result = fit(*gate_rows(assistant, items), target=target)
+        except ValueError as exc:
+            fail(str(exc))
+        for line in describe(result):
+            console.print(line, highlight=False)
+        return
     texts = [i.q for i in items]
-    replies = {
-        "hybrid": assistant.answer_many(texts),
-        "bm25": assistant.variant("lexical").answer_many(texts),
-        "dense": assistant.variant("dense").answer_many(texts),
-    }
+    replies = {"hybrid": assistant.answer_many(texts)}
+    if assistant.index.examples:
+        replies["no examples"] = assistant.variant("hybrid", examples=0.0).answer_many(texts)
+    replies["bm25"] = assistant.variant("lexical").answer_many(texts)
+    replies["dense"] = assistant.variant("dense").answer_many(texts)
     bodies = {d.id: d.body for d in assistant.index.corpus.documents}
     if default_doc not in bodies:
         if len(bodies) != 1:
