@@ -32,6 +32,7 @@ from bot.domain import Message
 from bot.intent import load_examples
 from index.corpus import Corpus, load_corpus
 from index.embed import Embedder, SentenceTransformerEmbedder
+from index.examples import EXAMPLES_DIR
 from index.store import build_index
 
 __all__ = ["BenchFigures", "benchmark_questions", "run_benchmark", "synthetic_corpus"]
@@ -64,20 +65,25 @@ def benchmark_questions(limit: int = 60) -> list[str]:
 
 def synthetic_corpus(base: Corpus, factor: int, target: Path, *, seed: int = 11) -> Path:
     """``factor`` times the base corpus: the originals plus perturbed copies (a third of the words swapped for
-    other corpus words), so every copy embeds differently and the index really is ``factor`` times bigger."""
+    other corpus words), so every copy embeds differently and the index really is ``factor`` times bigger.
+    Each copy has its original's example messages, perturbed the same way."""
     rng = random.Random(seed)
     target.mkdir(parents=True, exist_ok=True)
     for path in base.root.iterdir():
         if path.is_file():
             shutil.copy2(path, target / path.name)
+    if (base.root / EXAMPLES_DIR).is_dir():
+        shutil.copytree(base.root / EXAMPLES_DIR, target / EXAMPLES_DIR, dirs_exist_ok=True)
     vocabulary = sorted({w for d in base.documents for w in re.findall(r"[A-Za-z]{4,}", d.body)})
+
+    def perturbed(text: str) -> str:
+        return re.sub(
+            r"[A-Za-z]{4,}", lambda m: rng.choice(vocabulary) if rng.random() < 0.33 else m.group(0), text
+        )
+
     for copy in range(1, factor):
         for doc in base.documents:
-            body = re.sub(
-                r"[A-Za-z]{4,}",
-                lambda m: rng.choice(vocabulary) if rng.random() < 0.33 else m.group(0),
-                doc.body,
-            )
+            body = perturbed(doc.body)
             meta = {
                 **doc.meta,
                 "id": f"{doc.id}-synthetic-{copy:03d}",
@@ -85,6 +91,15 @@ def synthetic_corpus(base: Corpus, factor: int, target: Path, *, seed: int = 11)
             }
             front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
             (target / f"{meta['id']}.md").write_text(f"---\n{front}---\n{body}", encoding="utf-8")
+            examples = [
+                json.dumps({"q": perturbed(e.text), "sections": list(e.sections)}, ensure_ascii=False)
+                for e in base.examples
+                if e.doc_id == doc.id
+            ]
+            if examples:
+                (target / EXAMPLES_DIR / f"{meta['id']}.jsonl").write_text(
+                    "\n".join(examples) + "\n", "utf-8"
+                )
     return target
 
 
