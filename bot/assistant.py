@@ -28,7 +28,7 @@ from bot.conversation import ConversationMemory, InMemoryConversations, resolve_
 from bot.domain import Contact, Intent, Message, Reply, ReplyKind
 from bot.intent import IntentClassifier, IntentResult, is_help, reading
 from index.corpus import RelatedDoc
-from index.embed import Embedder, SentenceTransformerEmbedder, Span, Vectors, encode_spans
+from index.embed import Embedder, SentenceTransformerEmbedder, Span, Vectors, encode_spans, model_executor
 from index.search import HybridSearcher, SearchResult, Weights
 from index.store import BuiltIndex, open_index
 
@@ -94,7 +94,7 @@ class Assistant:
         self.composer = Composer(index.corpus, policy)
         self.policy = self.composer.policy
         self._batcher: MicroBatcher[tuple[str, str], tuple[SearchResult, IntentResult]] = MicroBatcher(
-            self._analyse_batch
+            self._analyse_batch, executor=model_executor()
         )
         self._related = index.corpus.missing_related
         self._report_guidance = self._guidance_sections()

@@ -29,7 +29,12 @@ class MicroBatcher(Generic[T, R]):
     """Runs ``fn(batch)`` in a worker thread; each ``submit`` gets its own item's result (or exception)."""
 
     def __init__(
-        self, fn: Callable[[Sequence[T]], list[R]], *, max_batch: int = 32, window_s: float = 0.0
+        self,
+        fn: Callable[[Sequence[T]], list[R]],
+        *,
+        max_batch: int = 32,
+        window_s: float = 0.0,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self._fn = fn
         self._max_batch = max_batch
@@ -37,8 +42,9 @@ class MicroBatcher(Generic[T, R]):
         self._states: dict[asyncio.AbstractEventLoop, _LoopState[T, R]] = {}
         # One thread runs every batch. PyTorch keeps a team of OpenMP threads per calling thread: batches
         # hopping between the default pool's threads left the previous team spinning while the next one worked,
-        # which cost a lone question about 3 ms (a fifth of its forward pass) on two cores.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policybot-model")
+        # which cost a lone question about 3 ms (a fifth of its forward pass) on two cores. The assistant passes
+        # the process's model thread (``index.embed.model_executor``), so batches and every other pass share it.
+        self._executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="policybot-batch")
         self.batches = 0
         self.items = 0
 

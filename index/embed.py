@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +26,13 @@ __all__ = [
     "SentenceTransformerEmbedder",
     "Span",
     "encode_spans",
+    "model_executor",
+    "on_model_thread",
     "resolve_model",
 ]
 
 Vectors = npt.NDArray[np.float32]
+R = TypeVar("R")
 #: Character ranges of a text, pooled together into one vector (a window of a long post, its question sentences).
 Span = tuple[tuple[int, int], ...]
 
@@ -81,6 +85,40 @@ def span_text(text: str, span: Span) -> str:
     return " ".join(text[a:b] for a, b in span)
 
 
+_model_thread = threading.local()
+_executor: tuple[int, ThreadPoolExecutor] | None = None
+_executor_lock = threading.Lock()
+
+
+def model_executor() -> ThreadPoolExecutor:
+    """The process's one thread for every forward pass of the model.
+
+    PyTorch gives each OS thread that runs an operator its own team of OpenMP worker threads. Once two threads
+    have run the model, two teams contend for the cores for the rest of the process: on two cores a question's
+    forward pass went from about 9 ms to about 16 ms, whichever thread ran it. So every pass (search, the
+    micro-batcher, index builds, classifier training) runs on this thread. Created per process, so a forked
+    child gets its own."""
+    global _executor
+    with _executor_lock:
+        if _executor is None or _executor[0] != os.getpid():
+            pool = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="policybot-model", initializer=_mark_model_thread
+            )
+            _executor = (os.getpid(), pool)
+        return _executor[1]
+
+
+def on_model_thread(fn: Callable[..., R], *args: Any) -> R:
+    """``fn(*args)`` on the model thread: inline when already there, else handed over and waited for."""
+    if getattr(_model_thread, "active", False):
+        return fn(*args)
+    return model_executor().submit(fn, *args).result()
+
+
+def _mark_model_thread() -> None:
+    _model_thread.active = True
+
+
 def resolve_model(model: str) -> tuple[str, str]:
     """(identity recorded in the manifest, what to load). The identity changes when the model does."""
     if model in BUNDLED_NAMES:
@@ -114,7 +152,7 @@ class SentenceTransformerEmbedder:
         self._identity, target = resolve_model(model)
         self._batch_size = batch_size
         self._lock = threading.Lock()
-        self._model: SentenceTransformer = _load(target, device)
+        self._model: SentenceTransformer = on_model_thread(_load, target, device)
         getter = (
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
@@ -139,6 +177,9 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
+        return on_model_thread(self._encode, texts)
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
         with self._lock:
             vectors = self._model.encode(
                 list(texts),
@@ -157,10 +198,13 @@ class SentenceTransformerEmbedder:
         the post once, instead of a pass each. A span beyond the model's 256 word pieces has no embeddings there
         and is embedded on its own.
         """
-        import torch
-
         if not items:
             return []
+        return on_model_thread(self._encode_spans, items)
+
+    def _encode_spans(self, items: Sequence[tuple[str, Sequence[Span]]]) -> list[Vectors]:
+        import torch
+
         texts = [text for text, _ in items]
         out: list[Vectors] = [np.zeros((1 + len(spans), self._dim), dtype=np.float32) for _, spans in items]
         missing: list[tuple[int, int, str]] = []
