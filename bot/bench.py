@@ -83,7 +83,10 @@ def synthetic_corpus(base: Corpus, factor: int, target: Path, *, seed: int = 11)
 
     for copy in range(1, factor):
         for doc in base.documents:
-            body = perturbed(doc.body)
+            # Headings stay as they are, so every copy has its original's sections (and its examples' labels).
+            body = "\n".join(
+                line if line.startswith("#") else perturbed(line) for line in doc.body.split("\n")
+            )
             meta = {
                 **doc.meta,
                 "id": f"{doc.id}-synthetic-{copy:03d}",

@@ -42,6 +42,8 @@ NEAREST = 1024
 CANDIDATE_SECTIONS = 64
 #: The k of the nearest-examples vote on whether a message is answered (``unanswered_share``).
 NEIGHBOURS = 10
+#: Example messages read per query vector: the nearest this many (all of a small set).
+EXAMPLE_NEAREST = 256
 
 _QUESTION = re.compile(
     r"^\W*(can|could|may|am|is|are|do|does|did|should|would|will|what|whats|what's|when|where|which|who|how|"
@@ -101,6 +103,17 @@ class SearchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ExampleEvidence:
+    """What the example messages say about a query: per section, its closest example; the closest answered and
+    unanswered examples; the share of unanswered ones among the ``NEIGHBOURS`` nearest (a k-NN vote)."""
+
+    per_section: Scores
+    top_answered: float
+    top_unanswered: float
+    unanswered_share: float
+
+
+@dataclass(frozen=True, slots=True)
 class QueryPlan:
     """What gets embedded for one query: the whole (expanded) text, read once; the windows of a long post and its
     question sentences are spans of that text, pooled from the same forward pass."""
@@ -131,23 +144,18 @@ class HybridSearcher:
         for i, s in enumerate(self._unit_section):
             members[int(s)].append(i)
         self._members = {s: np.array(v, dtype=np.int64) for s, v in members.items()}
-        # Example messages: (example, section) pairs for the answerable ones; the rest say "not answered here".
-        pairs = [
-            (i, key_pos[(e.doc_id, s)])
-            for i, e in enumerate(index.examples)
-            for s in e.sections
-            if (e.doc_id, s) in key_pos
+        # Example messages: the sections each answers (CSR arrays); an example with none is "not answered".
+        labelled = [
+            [key_pos[(e.doc_id, s)] for s in e.sections if (e.doc_id, s) in key_pos] for e in index.examples
         ]
-        # Sorted by section, so that one ``np.maximum.reduceat`` gives every section its closest example.
-        self._example_pairs = np.array(sorted(pairs, key=lambda p: p[1]), dtype=np.int64).reshape(-1, 2)
-        self._example_sections, self._example_starts = np.unique(self._example_pairs[:, 1], return_index=True)
-        self._has_examples = frozenset(int(s) for s in self._example_sections)
+        self._example_indptr = np.cumsum([0] + [len(x) for x in labelled]).astype(np.int64)
+        self._example_secs = np.array([s for x in labelled for s in x], dtype=np.int64)
         self._example_mask = np.zeros(len(self._section_keys), dtype=bool)
-        self._example_mask[self._example_sections] = True
-        self._unanswered = np.array(
-            [i for i, e in enumerate(index.examples) if not e.sections], dtype=np.int64
-        )
-        self._is_unanswered = np.array([not e.sections for e in index.examples], dtype=np.float32)
+        self._example_mask[self._example_secs] = True
+        self._has_examples = frozenset(int(s) for s in np.flatnonzero(self._example_mask))
+        self._is_unanswered = np.array([not e.sections for e in index.examples], dtype=bool)
+        if isinstance(index.example_vectors, faiss.IndexHNSW):
+            index.example_vectors.hnsw.efSearch = max(EXAMPLE_NEAREST, 64)
         self._section_passages: dict[int, tuple[Passage, ...]] = {}
         for s in range(len(self._section_keys)):
             self._section_passages[s] = tuple(
@@ -217,14 +225,14 @@ class HybridSearcher:
             [passage_dense[self._passage_section == s].max() for s in candidates], dtype=np.float32
         )
         lex = section_lex[candidates]
-        example_sims, example_section = self._example_scores(vectors, plan)
-        examples = example_section[candidates]
+        evidence = self._example_scores(vectors, plan)
+        examples = evidence.per_section[candidates]
         signals = [(w.dense_units, _z(dense_u)), (w.dense_passages, _z(dense_p))]
         if w.mode == "lexical":
             signals = [(1.0, _z(lex))]
         elif w.mode != "dense":
             signals.append((w.lexical, _z(lex)))
-            if len(self._example_pairs) and w.examples:
+            if self._has_examples and w.examples:
                 signals.append((w.examples, self._example_z(candidates, examples, dense_u)))
         # A weighted mean of z-scores, so margins between sections read the same whatever the signals.
         total = sum(weight for weight, _ in signals) or 1.0
@@ -268,11 +276,9 @@ class HybridSearcher:
             "hit_lexical": float(lex[order[0]]) if len(order) else 0.0,
             "known_terms": float(sum(1 for t in tokens if t in self.index.bm25_sections.vocab_dict)),
             "hit_example": float(examples[order[0]]) if len(order) else 0.0,
-            "top_example": float(example_sims[self._example_pairs[:, 0]].max())
-            if len(self._example_pairs)
-            else 0.0,
-            "top_unanswered": float(example_sims[self._unanswered].max()) if len(self._unanswered) else 0.0,
-            "unanswered_share": self._unanswered_share(example_sims),
+            "top_example": evidence.top_answered,
+            "top_unanswered": evidence.top_unanswered,
+            "unanswered_share": evidence.unanswered_share,
             "hit_has_examples": 1.0 if len(order) and candidates[order[0]] in self._has_examples else 0.0,
         }
         return SearchResult(query=query, hits=tuple(hits), features=features)
@@ -297,27 +303,43 @@ class HybridSearcher:
             out[mask] = _z(examples[mask])
         return out
 
-    def _unanswered_share(self, sims: Scores) -> float:
-        """Of the example messages nearest this one, the share the corpus does not answer (a k-NN vote)."""
-        if not len(self._unanswered) or len(sims) <= NEIGHBOURS:
-            return 0.0
-        nearest = np.argpartition(-sims, NEIGHBOURS)[:NEIGHBOURS]
-        return float(self._is_unanswered[nearest].mean())
+    def _example_scores(self, vectors: Vectors, plan: QueryPlan) -> ExampleEvidence:
+        """Closeness to the example messages, read off the ``EXAMPLE_NEAREST`` nearest ones.
 
-    def _example_scores(self, vectors: Vectors, plan: QueryPlan) -> tuple[Scores, Scores]:
-        """Similarity to every example message, and per section that of its closest example.
-
-        A section without examples gets the mean of those with (``_example_z`` does not read it)."""
+        Only the nearest examples are looked at, so the cost does not grow with the number of examples (a large
+        set is searched through an HNSW graph, see ``index.store``). An example outside every query vector's
+        nearest counts at that vector's farthest returned similarity, an upper bound; so does a section none of
+        whose examples came back. A section without examples gets the mean (``_example_z`` does not read it)."""
         n_sections = len(self._section_keys)
-        if not len(self._example_pairs) or self.index.example_vectors is None:
-            return np.zeros(len(self.index.examples), dtype=np.float32), np.zeros(
-                n_sections, dtype=np.float32
-            )
-        sims = self._blend(_faiss_scores(self.index.example_vectors, vectors, len(self.index.examples)), plan)
-        closest = np.maximum.reduceat(sims[self._example_pairs[:, 0]], self._example_starts)
-        per_section = np.full(n_sections, closest.mean(), dtype=np.float32)
-        per_section[self._example_sections] = closest
-        return sims, per_section
+        index = self.index.example_vectors
+        if not self._has_examples or index is None or not index.ntotal:
+            return ExampleEvidence(np.zeros(n_sections, dtype=np.float32), 0.0, 0.0, 0.0)
+        k = min(index.ntotal, EXAMPLE_NEAREST)
+        sims, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        found = np.unique(ids[ids >= 0])
+        floor_each = sims[:, -1:]
+        values = np.repeat(floor_each, len(found), axis=1).astype(np.float32)
+        rows = np.repeat(np.arange(len(ids)), k)
+        flat_ids = ids.ravel()
+        keep = flat_ids >= 0
+        values[rows[keep], np.searchsorted(found, flat_ids[keep])] = sims.ravel()[keep]
+        blended = self._blend(values, plan)
+        floor = float(self._blend(floor_each, plan)[0])
+        starts, ends = self._example_indptr[found], self._example_indptr[found + 1]
+        counts = ends - starts
+        sections = self._example_secs[np.repeat(starts, counts) + _ranges(counts)]
+        per_section = np.full(n_sections, floor, dtype=np.float32)
+        np.maximum.at(per_section, sections, np.repeat(blended, counts))
+        with_examples = per_section[self._example_mask]
+        per_section[~self._example_mask] = with_examples.mean()
+        unanswered = self._is_unanswered[found]
+        nearest = np.argsort(-blended)[:NEIGHBOURS]
+        return ExampleEvidence(
+            per_section=per_section,
+            top_answered=float(blended[~unanswered].max()) if (~unanswered).any() else floor,
+            top_unanswered=float(blended[unanswered].max()) if unanswered.any() else floor,
+            unanswered_share=float(unanswered[nearest].mean()) if self._is_unanswered.any() else 0.0,
+        )
 
     def _candidates(self, unit_dense: Scores, unit_lex: Scores, section_lex: Scores) -> npt.NDArray[np.int64]:
         """Sections worth scoring: all of a small corpus; otherwise those near the top on either signal."""
@@ -369,6 +391,14 @@ def _bm25(bm25: object, tokens: list[str], size: int) -> Scores:
     if not known:
         return np.zeros(size, dtype=np.float32)
     return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+
+
+def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """0..n-1 for every n in ``counts``, concatenated (offsets within each example's run of sections)."""
+    if not len(counts):
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(ends[-1], dtype=np.int64) - np.repeat(ends - counts, counts)
 
 
 def _top2(values: Scores) -> float:

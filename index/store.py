@@ -44,6 +44,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 __all__ = ["FORMAT", "BuiltIndex", "Manifest", "build_index", "load_index", "open_index"]
 
 FORMAT = 5
+#: Up to this many example messages are searched exhaustively; more go into an HNSW graph.
+EXAMPLES_FLAT_MAX = 20_000
 KEEP_BUILDS = 2
 Progress = Callable[[str, int, int], None]
 
@@ -133,7 +135,7 @@ def build_index(
         example_count=len(examples),
     )
     unit_index, passage_index = _flat(unit_vecs), _flat(passage_vecs)
-    example_index = _flat(example_vecs)
+    example_index = _flat(example_vecs) if len(example_vecs) <= EXAMPLES_FLAT_MAX else _graph(example_vecs)
     try:
         faiss.write_index(unit_index, str(tmp / "units.faiss"))
         faiss.write_index(passage_index, str(tmp / "passages.faiss"))
@@ -311,6 +313,15 @@ def _flat(vectors: Vectors) -> faiss.Index:
     index = faiss.IndexFlatIP(vectors.shape[1])
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _graph(vectors: Vectors) -> faiss.Index:
+    """An HNSW graph (inner product) for a large set of example messages: search reads a few hundred of them
+    instead of all (a flat search over 144,000 took 35 ms a query on two cores; the graph, under 5 ms)."""
+    index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 80
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
 
 

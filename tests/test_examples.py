@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from index.corpus import load_corpus
+from index.embed import Embedder
 from index.errors import CorpusError
 from index.examples import EXAMPLES_DIR
 from index.search import HybridSearcher, Weights
@@ -70,7 +71,7 @@ def test_examples_for_an_unknown_document_are_refused(corpus_copy: Path) -> None
     assert err.value.path == path
 
 
-def test_editing_examples_rebuilds_the_index(corpus_copy: Path, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+def test_editing_examples_rebuilds_the_index(corpus_copy: Path, tmp_path: Path, embedder: Embedder) -> None:
     messages: list[str] = []
     first = open_index(corpus_copy, tmp_path / "index", embedder, on_rebuild=messages.append)
     path = corpus_copy / EXAMPLES_DIR / f"{DOC}.jsonl"
@@ -120,3 +121,31 @@ def test_examples_move_a_section_up_and_unanswered_ones_are_a_feature(
     features = taught.search("how do i change my username on tiktok").features
     assert features["top_unanswered"] > 0.8
     assert plain.search(query).features["top_unanswered"] == 0.0
+
+
+def test_a_large_example_set_is_searched_through_a_graph_with_the_same_result(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above EXAMPLES_FLAT_MAX examples the index is an HNSW graph; on this corpus it ranks like the exact one."""
+    import faiss
+
+    import index.store as store
+
+    corpus = load_corpus(CORPUS_DIR)
+    exact = HybridSearcher(build_index(corpus, embedder, tmp_path / "flat"), embedder)
+    monkeypatch.setattr(store, "EXAMPLES_FLAT_MAX", 100)
+    built = build_index(corpus, embedder, tmp_path / "graph")
+    assert isinstance(built.example_vectors, faiss.IndexHNSW)
+    reloaded = load_index(tmp_path / "graph", corpus)
+    assert isinstance(reloaded.example_vectors, faiss.IndexHNSW)
+    graph = HybridSearcher(reloaded, embedder)
+    questions = [
+        "can I accept a friend request from a parent",
+        "am I allowed on facebook on my lunch break",
+        "a parent is posting abuse about me online, what do I do",
+        "what age can kids go on tiktok",
+    ]
+    for q in questions:
+        a, b = exact.search(q), graph.search(q)
+        assert [h.section for h in a.hits[:3]] == [h.section for h in b.hits[:3]], q
+        assert abs(a.features["top_unanswered"] - b.features["top_unanswered"]) < 0.02, q
