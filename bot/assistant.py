@@ -377,7 +377,7 @@ class Assistant:
                 "Keep a record (screenshots, links, dates) before anything is deleted."
             )
         if confidence < self.policy.gate_for(result.features).report_threshold:
-            reply = self.composer.no_answer(text, result, confidence=confidence, lead=lead)
+            reply = self.composer.no_answer(text, boosted, confidence=confidence, lead=lead)
         else:
             reply = self.composer.answer(text, boosted, confidence=confidence, lead=lead)
         if reply.kind is not ReplyKind.ANSWER and not reply.text.startswith(lead):

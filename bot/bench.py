@@ -29,6 +29,7 @@ import yaml
 from bot.assistant import Assistant
 from bot.config import Settings
 from bot.domain import Message
+from bot.heap import settle_heap
 from bot.intent import load_examples
 from index.corpus import Corpus, load_corpus
 from index.embed import Embedder, SentenceTransformerEmbedder
@@ -153,6 +154,7 @@ def _measure(
     for q in questions[:10]:  # warm-up: caches, thread pool, allocator
         embedder.encode([q])
         assistant.answer(q)
+    settle_heap()  # as `policybot serve` does once the model and index are loaded
     cycle = [questions[i % len(questions)] for i in range(repeats)]
     embed_ms = [_timed(embedder.encode, [q]) for q in cycle]
 

@@ -47,7 +47,7 @@ def build(
     m = built.manifest
     console.print(
         f"built {m.passage_count} passages ({m.unit_count} sentences) from {len(corpus.documents)} document(s) "
-        f"in {m.build_seconds:.1f}s -> {built.path}"
+        f"and {m.example_count} example messages in {m.build_seconds:.1f}s -> {built.path}"
     )
     for pid in m.truncated_passages:
         console.print(
