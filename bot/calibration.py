@@ -5,10 +5,10 @@ The gate decides between quoting the policy and saying it does not cover the que
 labelled real staff phrasing, with cross-validated figures, so that a number in the code can be reproduced and a
 policy owner with their own labelled questions can refit it.
 
-``fit_gate`` refits the gate that applies (``AnswerPolicy.gate_for``: the example gate when the corpus has
-example messages) with the same inputs. The threshold is the lowest at which cross-validated correct abstention reaches ``target``: refusing a question
-the policy answers is a nuisance (the reply still names the nearest sections and who to ask), whereas answering
-one it does not cover puts words in the policy's mouth.
+``fit_gate`` refits the gate that serves this corpus (the example gate when it has example messages, else the
+evidence gate) with the same inputs. The threshold is the lowest at which cross-validated correct abstention
+reaches ``target``: refusing a question the policy answers is a nuisance (the reply still names the nearest
+sections and who to ask), whereas answering one it does not cover puts words in the policy's mouth.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.answer import AnswerPolicy, Gate, gate_inputs
 from bot.assistant import Assistant
 from bot.evaluation import EvalItem
 
-__all__ = ["GateFit", "fit_gate", "gate_rows"]
+__all__ = ["GateFit", "describe", "fit_gate", "gate_rows"]
 
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.20, 0.81, 0.02))
 
@@ -45,11 +45,11 @@ class GateFit:
 def gate_rows(
     assistant: Assistant, items: Sequence[EvalItem]
 ) -> tuple[Gate, npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """The gate that applies to this assistant's corpus, its inputs for each labelled question, and whether the
+    """The gate that serves this assistant's corpus, its inputs for each labelled question, and whether the
     question is answerable. Reports are left out: they always get the reporting guidance."""
     analysed = assistant._analyse_batch([(i.q, i.q) for i in items])
     policy: AnswerPolicy = assistant.policy
-    gate = policy.gate_for(analysed[0][0].features) if analysed else policy.evidence_gate
+    gate = policy.example_gate if assistant.index.examples else policy.evidence_gate
     rows: list[list[float]] = []
     labels: list[int] = []
     for item, (result, intent) in zip(items, analysed, strict=True):
