@@ -155,7 +155,7 @@ def load_corpus(root: Path) -> Corpus:
         raw = _read(toml_path)
         digest.update(b"corpus.toml\0" + raw.encode())
         related, contacts, quick = _parse_corpus_toml(raw, toml_path)
-    examples = load_examples(root, {d.id: {s.number for s in d.sections} for d in documents}, digest)
+    examples = load_examples(root, {d.id: {s.number for s in d.sections} for d in documents}, _read, digest)
     return Corpus(
         documents=tuple(documents),
         related=related,

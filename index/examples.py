@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +41,15 @@ class ExampleQuestion:
 
 
 def load_examples(
-    root: Path, sections_by_doc: dict[str, set[str]], digest: hashlib._Hash | None = None
+    root: Path,
+    sections_by_doc: dict[str, set[str]],
+    read: Callable[[Path], str],
+    digest: hashlib._Hash | None = None,
 ) -> tuple[ExampleQuestion, ...]:
     """Every ``questions/<doc id>.jsonl`` under ``root``, checked against the documents' sections.
 
-    ``digest`` (the corpus digest) is updated with each file read, so a change to the examples rebuilds the index.
+    ``read`` is the corpus's own file reader (its errors name the file and line); ``digest`` (the corpus digest)
+    is updated with each file read, so a change to the examples rebuilds the index.
     """
     folder = root / EXAMPLES_DIR
     if not folder.is_dir():
@@ -59,13 +63,7 @@ def load_examples(
             raise CorpusError(
                 path, f"no document has the id {doc_id!r}: name the file after the document it is about"
             )
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            line = path.read_bytes()[: exc.start].count(b"\n") + 1
-            raise CorpusError(path, "not valid UTF-8 text", line=line) from None
-        except OSError as exc:
-            raise CorpusError(path, f"cannot read: {exc.strerror}") from None
+        raw = read(path)
         if digest is not None:
             digest.update(f"{EXAMPLES_DIR}/{path.name}".encode() + b"\0" + raw.encode() + b"\0")
         out.extend(_parse(raw, path, doc_id, sections_by_doc[doc_id]))

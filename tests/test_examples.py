@@ -149,3 +149,11 @@ def test_a_large_example_set_is_searched_through_a_graph_with_the_same_result(
         a, b = exact.search(q), graph.search(q)
         assert [h.section for h in a.hits[:3]] == [h.section for h in b.hits[:3]], q
         assert abs(a.features["top_unanswered"] - b.features["top_unanswered"]) < 0.02, q
+
+
+def test_an_example_file_that_is_not_utf8_names_its_line(corpus_copy: Path) -> None:
+    path = _write(corpus_copy, ['{"q": "ok", "sections": []}'])
+    path.write_bytes(path.read_bytes() + b'{"q": "caf\xe9", "sections": []}\n')
+    with pytest.raises(CorpusError, match="not valid UTF-8") as err:
+        load_corpus(corpus_copy)
+    assert err.value.path == path and err.value.line == 2
