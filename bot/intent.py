@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.domain import Intent
 from index.embed import Embedder, Vectors
-from index.lexicon import expand, normalise
+from index.lexicon import reading  # the classifier reads what search embeds first: no extra pass
 
 __all__ = ["EXAMPLES", "Example", "IntentClassifier", "IntentResult", "is_help", "load_examples", "reading"]
 
@@ -61,14 +61,6 @@ _MINOR = re.compile(
     r"minor|learner|vulnerable|young (person|people)|under ?age|looked after)\b",
     re.IGNORECASE,
 )
-
-
-def reading(text: str) -> str:
-    """The text whose embedding the classifier reads: the message in the policy's vocabulary.
-
-    It is exactly what search embeds first for the message, so classifying costs no extra forward pass.
-    """
-    return expand(normalise(text).strip())
 
 
 def is_help(text: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["expand", "normalise"]
+__all__ = ["expand", "normalise", "reading"]
 
 # Abbreviations and spellings rewritten in place (so both indexes see the full word).
 _REWRITE: dict[str, str] = {
@@ -161,3 +161,9 @@ def expand(text: str) -> str:
         if pattern.search(base):
             extra.append(terms)
     return base if not extra else base + " " + " ".join(extra)
+
+
+def reading(text: str) -> str:
+    """A message as search embeds it first (``HybridSearcher.plan``): normalised, stripped, expanded. The
+    classifier and the example messages are read the same way, so they live in the same space as the query."""
+    return expand(normalise(text).strip())

@@ -35,7 +35,7 @@ from index.corpus import Corpus, load_corpus
 from index.embed import Embedder, Vectors
 from index.errors import IndexCorrupt, IndexMissing
 from index.examples import ExampleQuestion
-from index.lexicon import expand, normalise
+from index.lexicon import reading
 from index.tokens import tokenize
 
 # bm25s sets its own logger to DEBUG, which would print a line per build through any root handler.
@@ -105,7 +105,7 @@ def build_index(
     unit_texts = [u.text for u in units]
     passage_texts = [p.text for p in passages]
     examples = corpus.examples
-    example_texts = [example_reading(e.text) for e in examples]
+    example_texts = [reading(e.text) for e in examples]
     total = len(unit_texts) + len(passage_texts) + len(example_texts)
     vectors = _encode_with_progress(embedder, unit_texts + passage_texts + example_texts, progress, total)
     unit_vecs = vectors[: len(units)]
@@ -272,11 +272,6 @@ def current_manifest(index_dir: Path) -> Manifest | None:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def example_reading(text: str) -> str:
-    """What is embedded for an example message: what search embeds for a message (``HybridSearcher.plan``)."""
-    return expand(normalise(text).strip())
 
 
 def section_keys(passages: tuple[Passage, ...] | list[Passage]) -> tuple[tuple[str, str], ...]:
