@@ -19,7 +19,7 @@ import yaml
 
 from index.errors import CorpusError
 from index.examples import ExampleQuestion, load_examples
-from index.importer import clean_text
+from index.importing.cleaner import clean_text
 
 __all__ = ["Contact", "Corpus", "Document", "RelatedDoc", "Section", "load_corpus", "parse_markdown"]
 

@@ -17,7 +17,6 @@ sentence that answers, so ranking whole chunks by one similarity misleads. Here:
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,30 +25,21 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
-from index.chunk import Passage, Unit, split_sentences
-from index.embed import Embedder, Span, Vectors, encode_spans
-from index.lexicon import expand, normalise
+from index.chunk import Passage, Unit
+from index.embed import Embedder, Vectors, encode_spans
+from index.query import QueryPlan, plan_query
+from index.scoring import Scores, bm25_scores, faiss_scores, ranges, top2, z
 from index.store import BuiltIndex
 from index.tokens import tokenize
 
 __all__ = ["Hit", "HybridSearcher", "SearchResult", "UnitScore", "Weights"]
 
-Scores = npt.NDArray[np.float32]
-
-#: FAISS returns this many nearest sentences/passages per query text; beyond them nothing can win.
-NEAREST = 1024
 #: Above this many sections, only sections holding one of the best sentences or lexical hits are scored.
 CANDIDATE_SECTIONS = 64
 #: The k of the nearest-examples vote on whether a message is answered (``unanswered_share``).
 NEIGHBOURS = 10
 #: Example messages read per query vector: the nearest this many (all of a small set).
 EXAMPLE_NEAREST = 256
-
-_QUESTION = re.compile(
-    r"^\W*(can|could|may|am|is|are|do|does|did|should|would|will|what|whats|what's|when|where|which|who|how|"
-    r"why|if|any|anyone|has|have)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +103,6 @@ class ExampleEvidence:
     unanswered_share: float
 
 
-@dataclass(frozen=True, slots=True)
-class QueryPlan:
-    """What gets embedded for one query: the whole (expanded) text, read once; the windows of a long post and its
-    question sentences are spans of that text, pooled from the same forward pass."""
-
-    text: str
-    spans: tuple[Span, ...]
-    windows: int
-    focus: bool
-
-
 class HybridSearcher:
     """Read-only over a ``BuiltIndex``; safe to share between threads."""
 
@@ -166,29 +145,7 @@ class HybridSearcher:
 
     def plan(self, query: str) -> QueryPlan:
         """The text to embed for ``query`` and the spans of it to read separately (none for a short question)."""
-        text = normalise(query).strip()
-        expanded = expand(text)
-        sentences = _located(expanded, split_sentences(text))
-        windows: list[Span] = []
-        if len(text.split()) > self.weights.window_words:
-            current: list[tuple[int, int]] = []
-            size = 0
-            for a, b in sentences:
-                words = len(expanded[a:b].split())
-                if current and size + words > self.weights.window_words:
-                    windows.append(((current[0][0], current[-1][1]),))
-                    current, size = [], 0
-                current.append((a, b))
-                size += words
-            if current:
-                windows.append(((current[0][0], current[-1][1]),))
-            if len(windows) > self.weights.max_windows:
-                half = self.weights.max_windows // 2
-                windows = windows[:half] + windows[-half:]
-        focus = [(a, b) for a, b in sentences if _is_question(expanded[a:b])][-2:]
-        has_focus = bool(focus) and len(focus) < len(sentences)
-        spans = tuple(windows) + ((tuple(focus),) if has_focus else ())
-        return QueryPlan(text=expanded, spans=spans, windows=len(windows), focus=has_focus)
+        return plan_query(query, window_words=self.weights.window_words, max_windows=self.weights.max_windows)
 
     # --- public -------------------------------------------------------------------------------------------
 
@@ -211,27 +168,27 @@ class HybridSearcher:
 
     def _rank(self, query: str, plan: QueryPlan, vectors: Vectors, k: int) -> SearchResult:
         w = self.weights
-        unit_dense = self._blend(_faiss_scores(self.index.unit_vectors, vectors, len(self._units)), plan)
+        unit_dense = self._blend(faiss_scores(self.index.unit_vectors, vectors, len(self._units)), plan)
         passage_dense = self._blend(
-            _faiss_scores(self.index.passage_vectors, vectors, len(self.index.passages)), plan
+            faiss_scores(self.index.passage_vectors, vectors, len(self.index.passages)), plan
         )
         tokens = tokenize(plan.text)
-        unit_lex = _bm25(self.index.bm25, tokens, len(self._units))
-        section_lex = _bm25(self.index.bm25_sections, tokens, len(self._section_keys))
+        unit_lex = bm25_scores(self.index.bm25, tokens, len(self._units))
+        section_lex = bm25_scores(self.index.bm25_sections, tokens, len(self._section_keys))
 
         candidates = self._candidates(unit_dense, unit_lex, section_lex)
-        dense_u = np.array([_top2(unit_dense[self._members[s]]) for s in candidates], dtype=np.float32)
+        dense_u = np.array([top2(unit_dense[self._members[s]]) for s in candidates], dtype=np.float32)
         dense_p = np.array(
             [passage_dense[self._passage_section == s].max() for s in candidates], dtype=np.float32
         )
         lex = section_lex[candidates]
         evidence = self._example_scores(vectors, plan)
         examples = evidence.per_section[candidates]
-        signals = [(w.dense_units, _z(dense_u)), (w.dense_passages, _z(dense_p))]
+        signals = [(w.dense_units, z(dense_u)), (w.dense_passages, z(dense_p))]
         if w.mode == "lexical":
-            signals = [(1.0, _z(lex))]
+            signals = [(1.0, z(lex))]
         elif w.mode != "dense":
-            signals.append((w.lexical, _z(lex)))
+            signals.append((w.lexical, z(lex)))
             if self._has_examples and w.examples:
                 signals.append((w.examples, self._example_z(candidates, examples, dense_u)))
         # A weighted mean of z-scores, so margins between sections read the same whatever the signals.
@@ -298,9 +255,9 @@ class HybridSearcher:
         that ships none) is judged on its own text instead, its dense z-score standing in, so that adding a
         document without examples does not bury it under the documents with."""
         mask = self._example_mask[candidates]
-        out = _z(dense)
+        out = z(dense)
         if mask.any():
-            out[mask] = _z(examples[mask])
+            out[mask] = z(examples[mask])
         return out
 
     def _example_scores(self, vectors: Vectors, plan: QueryPlan) -> ExampleEvidence:
@@ -327,7 +284,7 @@ class HybridSearcher:
         floor = float(self._blend(floor_each, plan)[0])
         starts, ends = self._example_indptr[found], self._example_indptr[found + 1]
         counts = ends - starts
-        sections = self._example_secs[np.repeat(starts, counts) + _ranges(counts)]
+        sections = self._example_secs[np.repeat(starts, counts) + ranges(counts)]
         per_section = np.full(n_sections, floor, dtype=np.float32)
         np.maximum.at(per_section, sections, np.repeat(blended, counts))
         with_examples = per_section[self._example_mask]
@@ -354,64 +311,3 @@ class HybridSearcher:
         for i in np.argsort(-unit_lex)[: CANDIDATE_SECTIONS // 2]:
             picks.setdefault(int(self._unit_section[i]), None)
         return np.array(list(picks)[: CANDIDATE_SECTIONS * 2], dtype=np.int64)
-
-
-def _located(text: str, sentences: Sequence[str]) -> list[tuple[int, int]]:
-    """Character ranges of ``sentences`` (verbatim substrings, in order) within ``text``."""
-    out: list[tuple[int, int]] = []
-    pos = 0
-    for sentence in sentences:
-        at = text.find(sentence, pos)
-        if at < 0:
-            continue
-        out.append((at, at + len(sentence)))
-        pos = at + len(sentence)
-    return out
-
-
-def _is_question(sentence: str) -> bool:
-    return sentence.rstrip().endswith("?") or bool(_QUESTION.match(sentence))
-
-
-def _faiss_scores(index: faiss.Index, vectors: Vectors, total: int) -> Scores:
-    """A (texts x total) similarity matrix from a FAISS inner-product search (exact for a small index)."""
-    k = min(total, NEAREST)
-    sims, ids = index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-    if k == total:
-        out = np.empty((len(vectors), total), dtype=np.float32)
-    else:
-        out = np.repeat(sims[:, -1:], total, axis=1).astype(np.float32)
-    np.put_along_axis(out, ids, sims, axis=1)
-    return out
-
-
-def _bm25(bm25: object, tokens: list[str], size: int) -> Scores:
-    vocab = bm25.vocab_dict  # type: ignore[attr-defined]
-    known = [t for t in tokens if t in vocab]
-    if not known:
-        return np.zeros(size, dtype=np.float32)
-    return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
-
-
-def _ranges(counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """0..n-1 for every n in ``counts``, concatenated (offsets within each example's run of sections)."""
-    if not len(counts):
-        return np.zeros(0, dtype=np.int64)
-    ends = np.cumsum(counts)
-    return np.arange(ends[-1], dtype=np.int64) - np.repeat(ends - counts, counts)
-
-
-def _top2(values: Scores) -> float:
-    """Mean of the two best sentence scores of a section (its best alone for a one-sentence section)."""
-    if len(values) == 1:
-        return float(values[0])
-    top = np.partition(values, len(values) - 2)[-2:]
-    return float(top.mean())
-
-
-def _z(values: Scores) -> Scores:
-    """Standardise over the candidate sections of this query; a flat signal contributes nothing."""
-    std = float(values.std())
-    if std < 1e-9:
-        return np.zeros_like(values)
-    return np.asarray((values - values.mean()) / std, dtype=np.float32)

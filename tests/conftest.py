@@ -177,7 +177,7 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def assistant(core_settings: Settings, embedder):  # type: ignore[no-untyped-def]
     """The real assistant: bundled model, FAISS and bm25s over the shipped corpus."""
-    from bot.assistant import Assistant
+    from bot.core.assistant import Assistant
 
     return Assistant.from_settings(core_settings, embedder=embedder)
 

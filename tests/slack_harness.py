@@ -13,9 +13,9 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from fake_slack import FakeSlack, event_callback, signed_headers
 
+from bot.channels.services import Services
 from bot.config import Settings
 from bot.server import create_app
-from bot.services import Services
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-0000-policybot"

@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import ClientResponse, ClientSession, web
 
+from bot.channels.services import Services
 from bot.config import Settings
 from bot.server import create_app
-from bot.services import Services
 from tests.fake_connector import FakeConnector, TeamsUser
 
 __all__ = ["AMIRA", "BEN", "CORPUS_TEXT", "HELEN", "PRIYA", "SAM", "Harness", "running_app", "verbatim"]

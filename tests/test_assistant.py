@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.config import PROJECT_ROOT
+from bot.devtools.evaluation import load_items
 from bot.domain import Intent, Message, ReplyKind
-from bot.evaluation import load_items
 from tests.conftest import DEV_QUESTIONS, STAFF_QUESTIONS
 
 
@@ -177,7 +177,7 @@ def test_classifier_ngram_features_match_the_fitted_vectoriser(assistant) -> Non
     """The classifier's own n-gram weighting (cheaper per message) equals TfidfVectorizer.transform."""
     import numpy as np
 
-    from bot.intent import load_examples
+    from bot.core.intent import load_examples
 
     classifier = assistant.classifier
     texts = [e.text for e in load_examples()] + ["", "😀😀", "?", "FB at lunch??"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.batching import MicroBatcher
+from bot.core.batching import MicroBatcher
 
 
 async def test_concurrent_submissions_are_batched() -> None:

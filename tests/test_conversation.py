@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import InMemoryConversations, is_follow_up, resolve_follow_up
+from bot.core.conversation import InMemoryConversations, is_follow_up, resolve_follow_up
 
 
 @pytest.mark.parametrize(

@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from conftest import make_settings
 from yarl import URL
 
+from bot.channels.services import Services
 from bot.server import create_app
-from bot.services import Services
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 

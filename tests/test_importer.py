@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from index.importer import clean_text, render_markdown
+from index.importing import render_markdown
+from index.importing.cleaner import clean_text
 
 SEED = Path(__file__).parent / "data" / "social_media_policy.pdf.txt"
 COMMITTED = Path(__file__).parent.parent / "policy_corpus" / "social-media-policy.md"

@@ -1,4 +1,4 @@
-"""Importers for Word, PDF, HTML and text: real files built here, all cleaned by the one path in index.importer."""
+"""Importers for Word, PDF, HTML and text: real files built here, all cleaned by the one cleaner in index.importing.cleaner."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from index.corpus import load_corpus, parse_markdown
 from index.errors import CorpusError
-from index.importer import render_markdown
-from index.importers import import_file
+from index.importing import import_file, render_markdown
 
 LEAVE = "Staff must agree annual leave with their line manager at least two weeks before it starts."
 CARRY = "Up to five days of unused leave may be carried over into the next leave year."

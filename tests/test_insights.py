@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bot.channels.services import Services
 from bot.cli import app
 from bot.config import Settings
+from bot.core.insights import FLUSH_AFTER_S, PENDING, build_report
 from bot.domain import Channel, Intent, Message, Reply, ReplyKind, User
 from bot.errors import StorageUnavailable
-from bot.insights import FLUSH_AFTER_S, PENDING, build_report
-from bot.services import Services
 from bot.storage.schema import insight_questions
 from tests.conftest import TEST_SECRET
 

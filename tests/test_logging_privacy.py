@@ -16,13 +16,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from fakes_reports import FakeClock, WebhookReceiver
 from pydantic import SecretStr
 
+from bot.channels.keys import SERVICES
+from bot.channels.services import Services
 from bot.config import Settings
 from bot.domain import Channel, Message, User
 from bot.errors import PolicybotError
 from bot.logs import REQUEST_ID, Sensitive, configure_logging
 from bot.reports import Reporter, Submission
-from bot.server import SERVICES, create_app
-from bot.services import Services
+from bot.server import create_app
 
 HOOK_SECRET = "privacy-hook-secret"
 
@@ -206,7 +207,7 @@ async def test_access_log_has_route_status_latency_and_a_hashed_user(
 ) -> None:
     from aiohttp import web
 
-    from bot.middleware import note_user
+    from bot.channels.keys import note_user
 
     services = await Services.open(settings, assistant=assistant, start_worker=False)  # type: ignore[arg-type]
     app = create_app(settings, services=services)

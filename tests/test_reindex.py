@@ -16,11 +16,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bot.admin import install_sighup
+from bot.channels.services import Services
 from bot.config import Settings
 from bot.domain import Channel, Message, ReplyKind, User
 from bot.server import create_app
-from bot.services import Services
+from bot.server.admin import install_sighup
 from bot.storage.schema import feedback, insight_questions
 from index.corpus import load_corpus
 from index.store import build_index, load_index

@@ -13,7 +13,8 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.errors import ConfigError
-from bot.reports.directory import Deadline, check_directory, load_directory, parse_directory
+from bot.reports.directory import Deadline
+from bot.reports.directory_file import check_directory, load_directory, parse_directory
 from bot.reports.model import Category
 
 EXAMPLE = PROJECT_ROOT / "deploy" / "directory.example.toml"

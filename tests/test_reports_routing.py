@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.reports.directory import Directory, Person, Rule, load_directory, parse_directory
+from bot.reports.directory import Directory, Person, Rule
+from bot.reports.directory_file import load_directory, parse_directory
 from bot.reports.model import Category
 from bot.reports.routing import RoutingInput, route
 

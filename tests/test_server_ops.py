@@ -18,13 +18,14 @@ from fakes_reports import FakeClock, TcpProxy, WebhookReceiver
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
+from bot.channels.keys import services_of
+from bot.channels.services import Services
 from bot.config import Settings
 from bot.domain import Channel, Message
-from bot.middleware import read_json
-from bot.observability import metrics_of
 from bot.reports import Reporter, Submission
-from bot.server import create_app, services_of
-from bot.services import Services
+from bot.server import create_app
+from bot.server.middleware import read_json
+from bot.server.observability import metrics_of
 from bot.storage.schema import outbox
 
 
@@ -99,7 +100,7 @@ async def test_readyz_503_when_the_database_goes_away(pg_url: str, tmp_path: Pat
 def services_of_client(client: TestClient) -> Services:
     app = client.server.app
     assert app is not None
-    from bot.server import SERVICES
+    from bot.channels.keys import SERVICES
 
     return app[SERVICES]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant import Assistant
 from bot.config import Settings
+from bot.core.assistant import Assistant
+from bot.devtools.evaluation import evaluate, load_items
 from bot.domain import ReplyKind
-from bot.evaluation import evaluate, load_items
 from tests.conftest import CORPUS_DIR
 
 CODE_OF_CONDUCT = """---

@@ -23,10 +23,10 @@ from fake_slack import (
 )
 from slack_harness import Harness, running, slack_settings, view_of
 
+from bot.channels.services import Services
+from bot.channels.slack.edge import FRIENDLY, GREETING
 from bot.config import PROJECT_ROOT, Settings
 from bot.server import create_app
-from bot.services import Services
-from bot.slack.edge import FRIENDLY, GREETING
 
 POLICY = (PROJECT_ROOT / "policy_corpus" / "social-media-policy.md").read_text(encoding="utf-8")
 SAM = "U0SAM0001"

@@ -18,12 +18,12 @@ from fake_slack import (
 )
 from slack_harness import Harness, running, slack_settings, view_of
 
+from bot.channels.slack.modal import report_view
+from bot.channels.slack.notifier import SlackNotifier
 from bot.config import Settings
 from bot.domain import Channel
 from bot.reports.model import Category, Reporter
 from bot.reports.notify import Address, DeliveryStatus, Notice, NoticeEvent
-from bot.slack.modal import report_view
-from bot.slack.notifier import SlackNotifier
 
 SAM = "U0SAM0001"  # Sam Patel, teaching assistant; line manager Jo Evans
 BEN = "U0BEN0001"  # Ben Taylor: the subject of the report

@@ -18,10 +18,16 @@ from fake_slack import (
 )
 from slack_harness import BOT_TOKEN, TEST_SECRET, running, slack_settings
 
+from bot.channels.slack import edge
+from bot.channels.slack.blocks import (
+    MAX_MESSAGE_BLOCKS,
+    MAX_SECTION_TEXT,
+    answer_blocks,
+    escape,
+    guidance_blocks,
+)
 from bot.config import PROJECT_ROOT, Settings
 from bot.domain import Citation, Reply, ReplyKind
-from bot.slack import edge
-from bot.slack.blocks import MAX_MESSAGE_BLOCKS, MAX_SECTION_TEXT, answer_blocks, escape, guidance_blocks
 
 MANIFEST = PROJECT_ROOT / "deploy" / "slack" / "manifest.yaml"
 

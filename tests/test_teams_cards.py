@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from bot.channels.teams import cards
+from bot.channels.teams.forms import parse_command, submission_from_value
 from bot.domain import Citation, Reply, ReplyKind
 from bot.reports.model import Category, Receipt
-from bot.teams import cards
-from bot.teams.forms import parse_command, submission_from_value
 
 QUOTE = "Employees must not accept friend requests from service users. " * 4
 

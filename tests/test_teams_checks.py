@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.checks import check_teams_reach, run_checks
 from bot.config import Settings
-from bot.reports.directory import load_directory
+from bot.reports.directory_file import load_directory
+from bot.server.checks import check_teams_reach, run_checks
 from bot.storage.database import Database
 from bot.storage.shared import ConversationRefs
 

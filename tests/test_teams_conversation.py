@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bot.channels.teams.handler import PRIVATE_NOTE
 from bot.config import Settings
-from bot.teams.edge import PRIVATE_NOTE
 from tests.fake_connector import (
     BOT,
     CHANNEL,

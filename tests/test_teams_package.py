@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.channels.teams.package import TEAMS_DIR, build_package, color_icon, outline_icon
 from bot.errors import ConfigError
-from bot.teams.package import TEAMS_DIR, build_package, color_icon, outline_icon
 
 APP_ID = "1f2e3d4c-0000-1111-2222-333344445555"
 

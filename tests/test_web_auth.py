@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.channels.services import Services
+from bot.channels.web.auth import SessionStore, SignIn, csrf_token
 from bot.config import Settings
 from bot.server import create_app
-from bot.services import Services
 from bot.storage.database import Database
-from bot.web.auth import SessionStore, SignIn, csrf_token
 from tests.web_helpers import INDEX_CACHE, cached_core_var_dir
 
 if INDEX_CACHE:

@@ -18,10 +18,10 @@ import pytest
 from aiohttp import web
 from pypdf import PdfReader
 
+from bot.channels.services import Services
+from bot.channels.web.auth import make_signin_link
 from bot.config import PROJECT_ROOT, Settings
 from bot.server import create_app
-from bot.services import Services
-from bot.web.auth import make_signin_link
 from tests.conftest import make_settings
 from tests.web_helpers import INDEX_CACHE, cached_core_var_dir
 

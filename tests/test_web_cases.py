@@ -15,14 +15,14 @@ from aiohttp.test_utils import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from bot.channels.services import Services
+from bot.channels.web.auth import make_signin_link, make_signin_token, read_signin_token, safe_next
 from bot.config import Settings
 from bot.domain import Channel
 from bot.errors import InputError
 from bot.reports.model import Reporter, Submission
-from bot.services import Services
 from bot.storage.crypto import Keys
 from bot.storage.schema import case_events, cases
-from bot.web.auth import make_signin_link, make_signin_token, read_signin_token, safe_next
 from tests.web_helpers import INDEX_CACHE, cached_core_var_dir, csrf_of, page, web_client
 
 if INDEX_CACHE:
@@ -252,7 +252,7 @@ async def test_acting_on_a_closed_case_says_why(settings: Settings, assistant: A
 async def test_pdf_export_without_fonts_fails_clearly(
     settings: Settings, assistant: Any, monkeypatch: Any, tmp_path: Any
 ) -> None:
-    from bot.web import export
+    from bot.channels.web import export
 
     monkeypatch.setattr(export, "FONT_DIR", tmp_path / "no-fonts")
     async with web_client(settings, assistant) as (client, services):

@@ -16,7 +16,7 @@ from bot.cli._common import console, err_console, settings
 from bot.domain import Message, Reply, ReplyKind, section_label
 
 if TYPE_CHECKING:
-    from bot.assistant import Assistant
+    from bot.core.assistant import Assistant
 
 __all__ = ["load_assistant", "register", "render_reply"]
 
@@ -25,7 +25,7 @@ BATCH = 32
 
 def load_assistant() -> Assistant:
     """The assistant for this invocation; announces an index rebuild on stderr."""
-    from bot.assistant import Assistant
+    from bot.core.assistant import Assistant
 
     cfg = settings()
     with err_console.status("loading policybot (model and index)", spinner="dots"):

@@ -33,14 +33,14 @@ def bench(
         _bench_http(as_json=as_json, url=url, per_level=per_level)
         return
     if teams:
-        from bot.bench_teams import run_teams_benchmark
+        from bot.devtools.bench_teams import run_teams_benchmark
 
         figures = run_teams_benchmark(
             settings(), turns=repeats, say=lambda m: err_console.print(f"[dim]{m}[/]")
         )
         console.print_json(json.dumps(figures))
         return
-    from bot.bench import run_benchmark
+    from bot.devtools.bench import run_benchmark
 
     result = run_benchmark(
         settings(), repeats=repeats, scale=scale, say=lambda m: err_console.print(f"[dim]{m}[/]")
@@ -70,7 +70,7 @@ def bench(
 
 
 def _bench_http(*, as_json: bool, url: str | None, per_level: int) -> None:
-    from bot.loadtest import run_http_bench
+    from bot.devtools.loadtest import run_http_bench
 
     result = run_http_bench(
         settings(), url=url, per_level=per_level, say=lambda m: err_console.print(f"[dim]{m}[/]")

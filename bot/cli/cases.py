@@ -112,7 +112,7 @@ def login(
     next_path: str = typer.Option("/cases", "--next", help="The page to open after signing in."),
 ) -> None:
     """Print a one-time sign-in link for the case dashboard (short-lived; works once)."""
-    from bot.web.auth import make_signin_link
+    from bot.channels.web.auth import make_signin_link
 
     async def body(reports: Reports) -> None:
         person = actor(reports.directory, who)

@@ -1,4 +1,4 @@
-"""`policybot config check`: run every check in ``bot.checks`` and print problems with their fixes."""
+"""`policybot config check`: run every check in ``bot.server.checks`` and print problems with their fixes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def check() -> None:
     """Show what is configured, then check the directory, database and key, channels, index and model.
 
     Every problem is printed with its fix; secrets never are. Exits 1 when there is a problem."""
-    from bot.checks import run_checks, summary
+    from bot.server.checks import run_checks, summary
 
     cfg = settings()
     for item, value in summary(cfg):

@@ -39,8 +39,7 @@ def add(
     matter, and report what was found so the policy owner can review it before rebuilding the index."""
     from index.corpus import parse_markdown
     from index.errors import CorpusError
-    from index.importer import render_markdown
-    from index.importers import import_file
+    from index.importing import import_file, render_markdown
 
     doc_id = doc_id or re.sub(r"[^a-z0-9-]+", "-", file.stem.lower()).strip("-")
     if not _ID.match(doc_id):

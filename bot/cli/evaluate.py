@@ -39,7 +39,7 @@ def evaluate_cmd(
 ) -> None:
     """Evaluate retrieval, abstention and report detection on labelled questions."""
     from bot.cli.ask import load_assistant
-    from bot.evaluation import evaluate, load_items
+    from bot.devtools.evaluation import evaluate, load_items
 
     try:
         items = load_items(files)
@@ -47,8 +47,8 @@ def evaluate_cmd(
         fail(str(exc))
     assistant = load_assistant()
     if fit_gate:
-        from bot.calibration import describe, gate_rows
-        from bot.calibration import fit_gate as fit
+        from bot.devtools.calibration import describe, gate_rows
+        from bot.devtools.calibration import fit_gate as fit
 
         try:
             result = fit(*gate_rows(assistant, items), target=target)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bot.cli._common import console, fail, settings
-from bot.insights import InsightsReport
+from bot.core.insights import InsightsReport
 
 __all__ = ["register"]
 
@@ -32,7 +32,7 @@ def insights(
 
 
 async def _report(top: int) -> InsightsReport:
-    from bot.insights import InsightsRecorder, build_report
+    from bot.core.insights import InsightsRecorder, build_report
     from bot.storage import Database
     from index.embed import SentenceTransformerEmbedder
 

@@ -35,10 +35,10 @@ def serve(
     """Start policybot's server."""
     from aiohttp import web
 
-    from bot.admin import install_sighup
-    from bot.heap import settle_heap
     from bot.logs import configure_logging
     from bot.server import create_app
+    from bot.server.admin import install_sighup
+    from bot.server.heap import settle_heap
 
     overrides: dict[str, object] = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     if socket_mode:

@@ -22,7 +22,7 @@ def package(
     version: str | None = typer.Option(None, "--version", help="App version (manifest 'version')."),
 ) -> None:
     """Build the zip to upload in Teams (Apps > Manage your apps > Upload an app): manifest + icons."""
-    from bot.teams.package import build_package
+    from bot.channels.teams.package import build_package
 
     chosen = app_id or settings().microsoft_app_id or ""
     path = build_package(chosen, output, version=version)
@@ -34,7 +34,7 @@ def package(
 @teams_app.command("icons")
 def icons() -> None:
     """Redraw deploy/teams/color.png (192x192) and outline.png (32x32, white on transparent)."""
-    from bot.teams.package import write_icons
+    from bot.channels.teams.package import write_icons
 
     for path in write_icons():
         console.print(f"Wrote {path}")

@@ -7,7 +7,8 @@ plug in with ``reports.notifiers.register(...)``.
 from __future__ import annotations
 
 from bot.reports.app import Reports, open_reports
-from bot.reports.directory import Directory, Person, load_directory
+from bot.reports.directory import Directory, Person
+from bot.reports.directory_file import load_directory
 from bot.reports.model import (
     CaseStatus,
     CaseSummary,

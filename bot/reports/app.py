@@ -10,7 +10,8 @@ from datetime import timedelta
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.reports.directory import Directory, load_directory
+from bot.reports.directory import Directory
+from bot.reports.directory_file import load_directory
 from bot.reports.notify import ConsoleNotifier, Notifier, NotifierRegistry
 from bot.reports.outbox import DeliveryWorker, RetryPolicy
 from bot.reports.retention import PurgeResult, purge_closed

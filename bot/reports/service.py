@@ -36,10 +36,8 @@ from bot.reports.model import (
     CaseSummary,
     CaseView,
     Category,
-    ChronologyEntry,
     EventKind,
     Receipt,
-    RecipientView,
     Reporter,
     ReportStatus,
     Submission,
@@ -47,8 +45,9 @@ from bot.reports.model import (
 from bot.reports.notify import REPORTER, NoticeEvent
 from bot.reports.routing import Route, RoutingInput, route
 from bot.reports.validate import clean_submission, required_text
+from bot.reports.views import read_case, seal
 from bot.storage.database import Database
-from bot.storage.schema import case_events, case_recipients, cases
+from bot.storage.schema import case_recipients, cases
 
 __all__ = ["NOT_SAVED", "CaseService"]
 
@@ -221,7 +220,7 @@ class CaseService:
         """The whole case for a recipient or administrator; the read is written to the chronology first."""
         async with self._open_case(reference, actor) as (conn, row):
             await add_event(conn, row.id, self.clock.now(), EventKind.READ, actor.id, {})
-            return await self._view(conn, row)
+            return await read_case(conn, row, self.db.keys)
 
     async def acknowledge(self, reference: str, actor: Person) -> bool:
         """``actor`` has it in hand. The first acknowledgement stops escalation and tells the reporter.
@@ -268,7 +267,9 @@ class CaseService:
     async def add_note(self, reference: str, actor: Person, text: str) -> None:
         note = required_text(text, field="note", what="the note")
         async with self._open_case(reference, actor) as (conn, row):
-            await add_event(conn, row.id, self.clock.now(), EventKind.NOTE, actor.id, {}, self._seal(note))
+            await add_event(
+                conn, row.id, self.clock.now(), EventKind.NOTE, actor.id, {}, seal(self.db.keys, note)
+            )
 
     async def record_decision(self, reference: str, actor: Person, action: str, reason: str) -> None:
         """An action or decision and the reason for it (KCSIE: every decision and reason in writing)."""
@@ -276,7 +277,13 @@ class CaseService:
         why = required_text(reason, field="reason", what="the reason")
         async with self._open_case(reference, actor) as (conn, row):
             await add_event(
-                conn, row.id, self.clock.now(), EventKind.DECISION, actor.id, {}, self._seal(what, why)
+                conn,
+                row.id,
+                self.clock.now(),
+                EventKind.DECISION,
+                actor.id,
+                {},
+                seal(self.db.keys, what, why),
             )
 
     async def close(self, reference: str, actor: Person, outcome: str) -> None:
@@ -297,7 +304,7 @@ class CaseService:
                     outcome_enc=self.db.keys.encrypt(text),
                 )
             )
-            await add_event(conn, row.id, now, EventKind.CLOSED, actor.id, {}, self._seal(text))
+            await add_event(conn, row.id, now, EventKind.CLOSED, actor.id, {}, seal(self.db.keys, text))
 
     # --- access ---------------------------------------------------------------------------------------------
     @asynccontextmanager
@@ -339,63 +346,6 @@ class CaseService:
             )
         )
         return found.first() is not None
-
-    async def _view(self, conn: AsyncConnection, row: Row[Any]) -> CaseView:
-        keys = self.db.keys
-        details = json.loads(keys.decrypt(row.details_enc)) if row.details_enc else {}
-        reporter = (
-            Reporter.from_json(json.loads(keys.decrypt(row.reporter_enc))) if row.reporter_enc else None
-        )
-        recipients = (
-            await conn.execute(
-                select(case_recipients)
-                .where(case_recipients.c.case_id == row.id)
-                .order_by(case_recipients.c.id)
-            )
-        ).all()
-        events = (
-            await conn.execute(
-                select(case_events).where(case_events.c.case_id == row.id).order_by(case_events.c.id)
-            )
-        ).all()
-        return CaseView(
-            reference=row.reference,
-            category=Category(row.category),
-            status=CaseStatus(row.status),
-            created_at=row.created_at,
-            acknowledged_at=row.acknowledged_at,
-            ack_due_at=row.ack_due_at,
-            closed_at=row.closed_at,
-            description=details.get("description", ""),
-            where=details.get("where", ""),
-            when=details.get("when", ""),
-            subject_person_id=details.get("subject_person_id"),
-            subject_text=details.get("subject_text", ""),
-            evidence=tuple(details.get("evidence", ())),
-            concerns_children=bool(details.get("concerns_children")),
-            consent_to_name=row.consent_to_name,
-            reporter=reporter if row.consent_to_name else None,
-            outcome=keys.decrypt_opt(row.outcome_enc),
-            recipients=tuple(
-                RecipientView(r.person_id, r.reason, r.routed_at, r.acknowledged_at, r.undeliverable)
-                for r in recipients
-            ),
-            chronology=tuple(self._entry(e) for e in events),
-        )
-
-    def _seal(self, text: str, reason: str | None = None) -> str:
-        return self.db.keys.encrypt(json.dumps({"text": text, "reason": reason}))
-
-    def _entry(self, row: Row[Any]) -> ChronologyEntry:
-        sealed = json.loads(self.db.keys.decrypt(row.text_enc)) if row.text_enc else {}
-        return ChronologyEntry(
-            at=row.at,
-            kind=EventKind(row.kind),
-            actor=row.actor,
-            data=dict(row.data or {}),
-            text=sealed.get("text"),
-            reason=sealed.get("reason"),
-        )
 
     # --- escalation ---------------------------------------------------------------------------------------
     async def escalate_due(self) -> list[str]:

@@ -1,0 +1,167 @@
+"""What a reply should be, once a message has been searched and classified: help, guidance for someone
+reporting (with the private report offer, and 999 first when it is urgent), an answer quoting the policies, the
+honest no-answer, or "we do not hold that document". Pure decisions over a ``SearchResult``: no I/O, no model."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, replace
+
+from bot.core.answer import AnswerPolicy, Composer, answer_probability
+from bot.core.intent import IntentResult, is_help
+from bot.domain import Contact, Intent, Message, Reply, ReplyKind
+from index.corpus import RelatedDoc
+from index.search import SearchResult
+
+__all__ = [
+    "HELP_TEXT",
+    "QUICK_GUIDANCE_TEXT",
+    "REPORT_BOOST",
+    "Decisions",
+    "SafeguardingContact",
+    "has_words",
+]
+
+#: Added to the fused score of the sections that hold the policy's guidance for people reporting (z-score units).
+REPORT_BOOST = 0.25
+
+HELP_TEXT = (
+    "I'm policybot. I answer questions about the {titles} and quote the exact wording, with the section, so you "
+    'can check it. Try: "Can I accept a friend request from a parent?" or "Am I allowed on Facebook at lunch?"\n\n'
+    "If you are being abused or harassed online, or you have a concern about a colleague or about a child's "
+    'safety, you can report it privately: use "Report a concern" and it goes only to the right person '
+    "(your manager, HR or the Designated Safeguarding Lead), never to the person it is about.\n\n"
+    "If anyone is in immediate danger, call 999."
+)
+
+QUICK_GUIDANCE_TEXT = (
+    "The rules staff most often need, in the policy's own words. Ask me anything else about it, or report a "
+    "concern privately. If anyone is in immediate danger, call 999."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SafeguardingContact:
+    """Who an urgent message should go to now (from the directory)."""
+
+    name: str
+    how: str = ""
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The reply for a searched, classified message. One per assistant; ``safeguarding`` differs per server."""
+
+    composer: Composer
+    related: tuple[RelatedDoc, ...]
+    #: Sections holding the policy's guidance for someone being abused or worried (found by search).
+    report_guidance: frozenset[tuple[str, str]]
+    titles: tuple[str, ...]
+    safeguarding: SafeguardingContact = SafeguardingContact(name="the Designated Safeguarding Lead")
+
+    @property
+    def policy(self) -> AnswerPolicy:
+        return self.composer.policy
+
+    def compose(
+        self, message: Message, text: str, query: str, result: SearchResult, intent: IntentResult
+    ) -> Reply:
+        reply_id = uuid.uuid4().hex
+        resolved = query if query != text else None
+        if intent.intent is Intent.HELP or is_help(text):
+            reply = self.help(text)
+        elif intent.intent in (Intent.REPORT, Intent.URGENT):
+            reply = self.report(text, result, urgent=intent.intent is Intent.URGENT)
+        else:
+            reply = self.question(text, result, intent)
+        extra = {
+            "probabilities": intent.probabilities,
+            "ranking": [h.section for h in result.hits],
+            "ranking_docs": [f"{h.doc_id}#{h.section}" for h in result.hits],
+        }
+        return replace(reply, id=reply_id, resolved_question=resolved, extra=extra)
+
+    def question(self, text: str, result: SearchResult, intent: IntentResult) -> Reply:
+        confidence = self.confidence(result, intent)
+        related = self.related_mentioned(text)
+        if not has_words(text) or intent.offtopic:
+            return replace(
+                self.composer.no_answer(text, result, confidence=confidence), intent=Intent.QUESTION
+            )
+        gate = self.policy.gate_for(result.features).threshold
+        # Naming a document we do not hold gets that said, unless the policy clearly answers the question itself
+        # (where the best section is only where the policy refers to that document, say so instead).
+        pointer = bool(related and result.hits) and result.hits[0].key in self.composer.mention_sections(
+            related
+        )
+        if related and (confidence < gate + 0.1 or pointer):
+            return self.composer.related_document(text, related, result, confidence=confidence)
+        if confidence < gate:
+            return self.composer.no_answer(text, result, confidence=confidence)
+        return self.composer.answer(text, result, confidence=confidence)
+
+    def report(self, text: str, result: SearchResult, *, urgent: bool) -> Reply:
+        """Guidance the policy offers to someone reporting, plus the private report offer."""
+        hits = sorted(
+            result.hits,
+            key=lambda h: h.score + (REPORT_BOOST if (h.doc_id, h.section) in self.report_guidance else 0.0),
+            reverse=True,
+        )
+        boosted = replace(result, hits=tuple(hits))
+        confidence = self.confidence(result, None)
+        if urgent:
+            who = self.safeguarding
+            how = f" ({who.how})" if who.how else ""
+            lead = (
+                "If anyone is in immediate danger, call 999 now. "
+                f"Then contact {who.name}{how} straight away: do not wait for a reply here.\n\n"
+                "You can also report this privately below; it goes to the safeguarding lead, never to the "
+                "person it is about."
+            )
+        else:
+            lead = (
+                "I'm sorry this is happening. You can report it privately: it goes only to the right person "
+                "(your manager, HR or the Designated Safeguarding Lead), never to the person it is about. "
+                "Keep a record (screenshots, links, dates) before anything is deleted."
+            )
+        if confidence < self.policy.gate_for(result.features).report_threshold:
+            reply = self.composer.no_answer(text, boosted, confidence=confidence, lead=lead)
+        else:
+            reply = self.composer.answer(text, boosted, confidence=confidence, lead=lead)
+        if reply.kind is not ReplyKind.ANSWER and not reply.text.startswith(lead):
+            reply = replace(reply, text=lead + "\n\n" + reply.text)
+        return replace(
+            reply, suggest_report=True, urgent=urgent, intent=Intent.URGENT if urgent else Intent.REPORT
+        )
+
+    def help(self, text: str) -> Reply:
+        return Reply(
+            question=text,
+            kind=ReplyKind.HELP,
+            text=HELP_TEXT.format(titles=" and the ".join(self.titles[:3])),
+            intent=Intent.HELP,
+            contacts=self.composer.contacts(text),
+        )
+
+    def confidence(self, result: SearchResult, intent: IntentResult | None) -> float:
+        """Calibrated probability that the policies answer this message (what the gate compares)."""
+        if not result.hits:
+            return 0.0
+        offtopic = intent.probabilities.get("offtopic", 0.0) if intent else 0.0
+        return answer_probability(result.features, offtopic, self.policy)
+
+    def related_mentioned(self, text: str) -> list[RelatedDoc]:
+        lowered = text.lower()
+        return [r for r in self.related if any(name.lower() in lowered for name in r.names)]
+
+    @property
+    def contacts(self) -> tuple[Contact, ...]:
+        return self.composer.contacts("")
+
+
+def has_words(text: str) -> bool:
+    """English words present: emoji-only or non-Latin text cannot be matched to the policies."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    letters = sum(ch.isalpha() for ch in text)
+    return bool(words) and sum(len(w) for w in words) >= 0.6 * max(letters, 1)
