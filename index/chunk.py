@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.corpus import Document, Section
+from index.document import Document, Section
 
 __all__ = ["Passage", "Unit", "chunk_document", "split_sentences"]
 
@@ -117,11 +117,15 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _heading_path(doc: Document, section: Section, titles: dict[str, str]) -> tuple[str, ...]:
-    path = [doc.title]
-    if section.parent and section.parent in titles:
-        path.append(f"{section.parent} {titles[section.parent]}".strip())
-    path.append(f"{section.label} {section.title}".strip())
-    return tuple(path)
+    """Document title, then every enclosing heading down to this section's ("6 Key Principles", "6.3 ...")."""
+    by_number = {s.number: s for s in doc.sections}
+    chain: list[str] = []
+    parent = section.parent
+    while parent and parent in by_number and len(chain) < 8:
+        above = by_number[parent]
+        chain.append(f"{above.label} {above.title}".strip())
+        parent = above.parent
+    return (doc.title, *reversed(chain), f"{section.label} {section.title}".strip())
 
 
 def _blocks(body: str) -> list[_Block]:

@@ -63,9 +63,8 @@ def test_corpus_hash_changes_with_content(corpus_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "line", "fragment"),
     [
-        ("no front matter\n", 1, "front matter"),
+        ("---\nid: x\ntitle: T\n\n## 1. A\n", 1, "front matter is not closed"),
         ("---\nid: x\ntitle: [unclosed\nversion: 1\n---\n", 3, "front matter"),
-        ("---\nid: x\ntitle: T\n---\n\n## 1. A\n\ntext\n", 4, "version"),
         ("---\nid: Bad Id\ntitle: T\nversion: '1'\n---\n", 2, "id"),
         ("---\nid: x\ntitle: T\nversion: '1'\n---\n\n## 1. A\n\nx\n\n## 1. B\n\ny\n", 11, "more than once"),
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -27,11 +28,16 @@ def add(
     title: str | None = typer.Option(None, help="Title (default: found in the document)."),
     owner: str | None = typer.Option(None, help="Team that owns the document, e.g. HR."),
     organisation: str | None = typer.Option(None, help="Organisation the policy belongs to."),
-    version: str | None = typer.Option(None, help="Version (default: found in the document)."),
+    version: str | None = typer.Option(
+        None, help="Version (default: found in the document, else the file's date, YYYY-MM-DD)."
+    ),
     review_due: str | None = typer.Option(None, "--review-due", help="YYYY-MM (default: found in the text)."),
     url: str | None = typer.Option(None, help="Link to the published copy."),
     corpus_dir: Path | None = typer.Option(
-        None, "--corpus-dir", "--out", help="Output directory (default: the configured policy_corpus/)."
+        None,
+        "--corpus-dir",
+        "--out",
+        help="Output directory (default: the configured corpus directory, POLICYBOT_CORPUS_DIR).",
     ),
     force: bool = typer.Option(False, help="Overwrite an existing document with the same id."),
 ) -> None:
@@ -40,6 +46,7 @@ def add(
     from index.corpus import parse_markdown
     from index.errors import CorpusError
     from index.importing import import_file, render_markdown
+    from index.importing.result import order_meta
 
     doc_id = doc_id or re.sub(r"[^a-z0-9-]+", "-", file.stem.lower()).strip("-")
     if not _ID.match(doc_id):
@@ -47,6 +54,13 @@ def add(
     if review_due is not None and not _MONTH.match(review_due):
         fail(f"--review-due {review_due!r}: use YYYY-MM, e.g. 2027-03")
     target_dir = corpus_dir or settings().corpus_dir
+    inside = _inside_installed_package(target_dir)
+    if inside is not None:
+        fail(
+            f"the corpus directory {target_dir} is inside an installed package ({inside}): documents "
+            "written there are lost when policybot is upgraded or reinstalled. Set POLICYBOT_CORPUS_DIR (or "
+            "pass --corpus-dir) to a directory of your own, e.g. /srv/policybot/policy_corpus; nothing was written."
+        )
     target = target_dir / f"{doc_id}.md"
     if target.exists() and not force:
         fail(f"{target} exists; pass --force to replace it")
@@ -63,8 +77,15 @@ def add(
         )
     except CorpusError as exc:
         fail(str(exc))
-    if "version" not in imported.meta:
-        fail(f"{file.name}: no version found in the document; pass --version")
+    if imported.meta.get("version") in (None, ""):
+        stamp = datetime.fromtimestamp(file.stat().st_mtime, tz=UTC).date().isoformat()
+        imported.meta = order_meta({**imported.meta, "version": stamp})
+        console.print(
+            f"warning: no version found in {file.name}: using the file's date ({stamp}); "
+            "pass --version to set it",
+            markup=False,
+            soft_wrap=True,
+        )
     text = render_markdown(imported)
     try:  # what we write must load: check before anything lands in the corpus
         parse_markdown(text, target)
@@ -84,6 +105,56 @@ def add(
         "Review the file, then run `policybot index build` and reload the server "
         "(`POST /admin/reload` or SIGHUP) to serve it."
     )
+
+
+@corpus_app.command("check")
+def check() -> None:
+    """What policy owners should fix: documents past their review date or without one, documents without an
+    owner, sections without text, how each file was read, and taught examples set aside. Exits 1 when the corpus
+    does not load; findings alone are warnings (an overdue policy still serves)."""
+    import asyncio
+    from datetime import date
+
+    from bot.core.teaching import stored_examples
+    from index.corpus import load_corpus
+    from index.corpus_check import check_corpus
+    from index.errors import CorpusError
+
+    cfg = settings()
+    try:
+        corpus = load_corpus(cfg.corpus_dir).with_examples(asyncio.run(stored_examples(cfg)))
+    except CorpusError as exc:
+        fail(str(exc))
+    findings = check_corpus(corpus, date.today())
+    for doc in corpus.documents:
+        due = f", review due {doc.review_due}" if doc.review_due else ""
+        console.print(f"{doc.id}: {doc.title}, version {doc.version}{due}", markup=False, soft_wrap=True)
+    if not findings:
+        console.print("[green]ok[/]  nothing to fix")
+        return
+    for finding in findings:
+        fix = f" ({finding.fix})" if finding.fix else ""
+        console.print(f"  - {finding.entry}: {finding.message}{fix}", markup=False, soft_wrap=True)
+
+
+def _inside_installed_package(directory: Path) -> str | None:
+    """Why ``directory`` lies inside an installed package (a site-packages/dist-packages path, or the folder of
+    the installed ``bot``/``index`` packages when they are not a source checkout), else None."""
+    import bot
+    import index
+
+    resolved = directory.expanduser().resolve()
+    for part in resolved.parts:
+        if part in ("site-packages", "dist-packages"):
+            return f"a {part} path"
+    for package in (bot, index):
+        if package.__file__ is None:
+            continue
+        folder = Path(package.__file__).resolve().parent
+        checkout = (folder.parent / "pyproject.toml").is_file() or (folder.parent / ".git").exists()
+        if not checkout and resolved.is_relative_to(folder):
+            return f"the installed {package.__name__} package in {folder}"
+    return None
 
 
 def register(app: typer.Typer) -> None:

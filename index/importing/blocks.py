@@ -10,7 +10,10 @@ from typing import Any
 
 from index.importing.result import ImportReport
 
-__all__ = ["Block", "Extracted", "blocks_to_text"]
+__all__ = ["Block", "Extracted", "blocks_to_text", "heading_shape", "lift_title"]
+
+#: A heading numbered "x.y" (or deeper) by the document itself.
+_DOTTED = re.compile(r"^\d+\.\d+(?:\.\d+)*\.?\s+\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,31 +36,37 @@ class Extracted:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def blocks_to_text(blocks: list[Block]) -> str:
-    """Headings become ``##``/``###`` (deeper ones ``####``); unnumbered documents are numbered 1, 1.1 ...
+def heading_shape(text: str) -> int | None:
+    """The level (1, or 2 when numbered "x.y") of a paragraph that looks like a heading set in bold: short
+    (<= 100 characters) and not ending in a full stop; ``None`` when it reads like a sentence."""
+    text = text.strip()
+    if not text or len(text) > 100 or text.endswith(".") or not re.search(r"[A-Za-z]", text):
+        return None
+    return 2 if _DOTTED.match(text) else 1
 
-    Numbers are only invented when no section heading carries one: Word's automatic heading numbering is not
-    part of the text, but a document that numbers its own headings must keep its numbers."""
+
+def lift_title(blocks: list[Block], title: str | None) -> tuple[str | None, list[Block]]:
+    """A heading that opens the document alone at the top level, with deeper headings under it, is the
+    document's title rather than a section (when no other title is known, or it repeats that title)."""
+    headings = [b for b in blocks if b.kind == "heading"]
+    if len(headings) < 2:
+        return title, blocks
+    first, top = headings[0], min(b.level for b in headings)
+    alone = first.level == top and all(b.level > top for b in headings[1:])
+    if not alone or (title is not None and title.strip().lower() != first.text.strip().lower()):
+        return title, blocks
+    return title or first.text, [b for b in blocks if b is not first]
+
+
+def blocks_to_text(blocks: list[Block]) -> str:
+    """Headings keep the document's own text (numbered or not: nothing is invented); their depth below the
+    top heading level becomes ``##`` (top), ``###``, ``####`` ... down to ``######``."""
     headings = [b for b in blocks if b.kind == "heading"]
     top = min((b.level for b in headings), default=1)
-    numbered = any(re.match(r"\d+(?:\.\d+)*\.?\s+\S", b.text) for b in headings if b.level <= top + 1)
-    counters = [0, 0]
     out: list[str] = []
     for block in blocks:
         if block.kind == "heading":
-            depth = block.level - top
-            text = block.text
-            if depth >= 2:
-                out.append(f"#### {text}")
-                continue
-            if not numbered and not text.lower().startswith("appendix"):
-                if depth == 0:
-                    counters = [counters[0] + 1, 0]
-                    text = f"{counters[0]}. {text}"
-                else:
-                    counters[1] += 1
-                    text = f"{max(counters[0], 1)}.{counters[1]} {text}"
-            out.append(("## " if depth == 0 else "### ") + text)
+            out.append("#" * min(2 + block.level - top, 6) + " " + block.text)
         elif block.kind == "item":
             out.append(("  " * min(block.level, 1)) + "- " + block.text)
             continue

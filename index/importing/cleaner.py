@@ -4,8 +4,9 @@ becomes clean Markdown with YAML front matter.
 Conversions carry debris that must never reach a member of staff: a table of contents with dot leaders, page
 footers spliced into paragraphs ("PUBLIC Version 2.0 Page 4 of 9 Acceptable Use of Social Media Policy"), HTML
 tags and entities, stray "o" bullet glyphs, headings at random Markdown levels, a repeated title heading. This
-module removes it, recovers the section numbering (1, 6.3, Appendix 1) and the document's own metadata (version,
-classification, dates), and reports what it removed so a policy owner can review the result.
+module removes it, recovers the sections (numbered 1, 6.3, Appendix 1, or unnumbered Markdown headings, which keep
+their depth; ``index.importing.sections``) and the document's own metadata (version, classification, dates), and
+reports what it removed so a policy owner can review the result.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datetime import date, datetime
 from typing import Any
 
 from index.importing.result import ImportedDocument, ImportReport, order_meta
+from index.importing.sections import MD_HEADING, heading, split_sections
+from index.structure import plain
 
 __all__ = ["clean_text"]
 
@@ -34,9 +37,7 @@ _TOC_HEADING = re.compile(r"^\W*(?:table\s+of\s+contents|contents)\W*$", re.IGNO
 _TOC_LINE = re.compile(r"\.{4,}\s*\S*\s*\d+\s*$|\.{4,}\s*$")
 _TOC_ENTRY = re.compile(r"^(?!#)\S.{0,118}?\s+\d{1,3}$")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_NUMBERED = re.compile(r"^(?P<num>\d+(?:\.\d+)*)\.?\s+(?P<title>\S.*)$")
-_APPENDIX = re.compile(r"^Appendix\s+(?P<num>\d+|[A-Z])\s*[:.\-–—]?\s*(?P<title>.*)$", re.IGNORECASE)
+_ORDERED_ITEM = re.compile(r"^\d{1,3}[.)]\s+\S")
 _BULLET = re.compile(r"^(?P<indent>\s*)(?:[-*•▪●◦]\s+)?(?P<o>[o•▪●◦§]\s+)?(?P<text>\S.*)$")
 _META = {
     "review_due": re.compile(r"^\s*Review(?:\s+date)?\s*[:\-–]\s*(?P<v>.+)$", re.IGNORECASE),
@@ -54,11 +55,12 @@ def clean_text(
     report: ImportReport | None = None,
     **meta_overrides: Any,
 ) -> ImportedDocument:
-    """Clean a PDF/Word-to-text conversion into sectioned Markdown.
+    """Clean a PDF/Word-to-text conversion (or a Markdown or text file) into sectioned Markdown.
 
     ``meta_overrides`` (id, title, owner, organisation, url ...) win over what is found in the text; ``None``
     values are ignored so a CLI can pass its options straight through. ``defaults`` (a title from a Word
-    file's properties, say) lose to both. ``report`` carries what a format reader already removed.
+    file's properties, say) lose to both; the first unnumbered level-1 heading names the document when nothing
+    else does. ``report`` carries what a format reader already removed.
     """
     report = report or ImportReport()
     meta: dict[str, Any] = {}
@@ -69,36 +71,55 @@ def clean_text(
 
     lines = [line.rstrip() for line in text.split("\n")]
     lines = _drop_toc(lines, report)
-    preamble, sections = _split_sections(lines, report)
-    _read_preamble(preamble, meta)
+    found = split_sections(lines, report)
+    _read_preamble(found.preamble, meta)
+    for key, value in (defaults or {}).items():
+        if value not in (None, ""):
+            meta.setdefault(key, value)
+    if found.title:
+        meta.setdefault("title", plain(found.title))
+    meta.update({k: v for k, v in meta_overrides.items() if v is not None})
+    title = meta.get("title") or "Untitled policy"
+    meta["title"] = title
 
+    ordered = found.ordered_lists
     body_parts: list[str] = []
-    seen_titles: set[str] = set()
-    for number, title, content in sections:
-        heading_level = 3 if "." in number else 2
-        label = f"Appendix {number[1:]}: {title}" if number.startswith("A") else f"{number} {title}"
-        if not number.startswith("A") and "." not in number:
-            label = f"{number}. {title}"
+    # An unnumbered document keeps its opening text (not its metadata lines, nor its title), before the sections.
+    if ordered:
+        named = str(title).casefold()
+        intro = [
+            line for line in found.preamble if not _is_meta(line) and plain(line.strip()).casefold() != named
+        ]
+        body_parts.extend(_paragraphs(intro, "", report, ordered=True))
+    for section in found.sections:
+        number, section_title = section.number, section.title
+        if not section.numbered:
+            label = section_title
+        elif number.startswith("A"):
+            label = f"Appendix {number[1:]}: {section_title}"
+        else:
+            label = f"{number}. {section_title}" if "." not in number else f"{number} {section_title}"
         report.sections.append(number)
-        seen_titles.add(title.lower())
-        paragraphs = _paragraphs(content, title, report)
-        body_parts.append("#" * heading_level + " " + label)
+        paragraphs = _paragraphs(section.content, section_title, report, ordered=ordered)
+        body_parts.append("#" * section.level + " " + label)
         body_parts.extend(paragraphs)
 
     _note_repeated_lines(lines, report)
     if not report.sections:
-        report.warnings.append("no numbered sections found: the document will be indexed as one section")
-        body_parts = _paragraphs([line for line in lines if line.strip()], "", report)
+        report.warnings.append(
+            "no numbered sections or headings found: the document will be indexed as one section"
+        )
+        kept = [line for i, line in enumerate(lines) if line.strip() and i != found.title_at]
+        body_parts = _paragraphs(kept, "", report)
     _note_leftovers(body_parts, report)
-
-    for key, value in (defaults or {}).items():
-        if value not in (None, ""):
-            meta.setdefault(key, value)
-    meta.update({k: v for k, v in meta_overrides.items() if v is not None})
-    title = meta.get("title") or "Untitled policy"
-    meta["title"] = title
     body = f"# {title}\n\n" + "\n\n".join(body_parts).strip() + "\n"
     return ImportedDocument(meta=order_meta(meta), body=body, report=report)
+
+
+def _is_meta(line: str) -> bool:
+    """A metadata line ("Version: 3.1", "Review date: March 2026") of the kind ``_read_preamble`` reads."""
+    stripped = line.strip().lstrip("#").strip()
+    return any(pattern.match(stripped) for pattern in _META.values())
 
 
 # --- steps -------------------------------------------------------------------------------------------------
@@ -153,44 +174,6 @@ def _drop_toc(lines: list[str], report: ImportReport) -> list[str]:
     return kept
 
 
-def _heading(line: str) -> tuple[str, str] | None:
-    """(section number, title) when the line is a section heading; "A1" for Appendix 1."""
-    stripped = line.strip()
-    md = _MD_HEADING.match(stripped)
-    candidate = md.group(2).strip() if md else stripped
-    appendix = _APPENDIX.match(candidate)
-    if appendix and (md or len(candidate) < 120):
-        return "A" + appendix.group("num").upper(), appendix.group("title").strip()
-    numbered = _NUMBERED.match(candidate)
-    if numbered is None:
-        return None
-    title = numbered.group("title").strip()
-    if md:
-        return numbered.group("num"), title
-    # A bare numbered line is a heading only when it looks like one: short, no sentence ending.
-    if len(candidate) <= 90 and not title.endswith((".", ";", ",")) and title[:1].isupper():
-        return numbered.group("num"), title
-    return None
-
-
-def _split_sections(
-    lines: list[str], report: ImportReport
-) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
-    preamble: list[str] = []
-    sections: list[tuple[str, str, list[str]]] = []
-    for line in lines:
-        found = _heading(line)
-        if found is not None:
-            sections.append((found[0], found[1], []))
-            continue
-        (sections[-1][2] if sections else preamble).append(line)
-    numbers = [s[0] for s in sections]
-    for number, count in Counter(numbers).items():
-        if count > 1:
-            report.warnings.append(f"section {number} appears {count} times")
-    return preamble, sections
-
-
 def _read_preamble(preamble: list[str], meta: dict[str, Any]) -> None:
     for line in preamble:
         stripped = line.strip().lstrip("#").strip()
@@ -211,8 +194,12 @@ def _read_preamble(preamble: list[str], meta: dict[str, Any]) -> None:
                 meta.setdefault(key, value)
 
 
-def _paragraphs(content: list[str], section_title: str, report: ImportReport) -> list[str]:
-    """Group lines into paragraphs and lists, normalising bullets; drop repeats and echo headings."""
+def _paragraphs(
+    content: list[str], section_title: str, report: ImportReport, *, ordered: bool = False
+) -> list[str]:
+    """Group lines into paragraphs and lists, normalising bullets; drop repeats and echo headings.
+
+    ``ordered``: "1. Laptop" lines are numbered list items (in a document whose headings are unnumbered)."""
     blocks: list[list[str]] = []
     current: list[str] = []
     in_list = False
@@ -223,7 +210,7 @@ def _paragraphs(content: list[str], section_title: str, report: ImportReport) ->
                 blocks.append(current)
                 current = []
             continue
-        md = _MD_HEADING.match(line.strip())
+        md = MD_HEADING.match(line.strip())
         if md:
             sub = md.group(2).strip()
             if sub.lower() == section_title.lower():
@@ -233,7 +220,7 @@ def _paragraphs(content: list[str], section_title: str, report: ImportReport) ->
             blocks.append([f"#### {sub}"])
             current, in_list = [], False
             continue
-        item = _list_item(line, report)
+        item = _list_item(line, report, ordered=ordered)
         if item is not None:
             if current and not in_list:
                 blocks.append(current)
@@ -251,7 +238,7 @@ def _paragraphs(content: list[str], section_title: str, report: ImportReport) ->
     out: list[str] = []
     seen: list[str] = []
     for block in blocks:
-        if block[0].startswith("- ") or block[0].startswith("  - "):
+        if block[0].startswith(("- ", "  - ")) or (ordered and _ORDERED_ITEM.match(block[0])):
             text = "\n".join(block)
         else:
             text = " ".join(part.strip() for part in block)
@@ -267,9 +254,12 @@ def _paragraphs(content: list[str], section_title: str, report: ImportReport) ->
     return out
 
 
-def _list_item(line: str, report: ImportReport) -> str | None:
-    """A normalised Markdown list item ("- x" or "  - x"), or None when the line is not a list item."""
+def _list_item(line: str, report: ImportReport, *, ordered: bool = False) -> str | None:
+    """A normalised Markdown list item ("- x", "  - x" or, ``ordered``, "1. x"), or None when the line is not
+    a list item."""
     stripped = line.lstrip()
+    if ordered and _ORDERED_ITEM.match(stripped):
+        return stripped
     indent = len(line) - len(stripped)
     dash = re.match(r"^[-*•▪●]\s+", stripped)
     rest = stripped[dash.end() :] if dash else stripped
@@ -285,7 +275,7 @@ def _list_item(line: str, report: ImportReport) -> str | None:
 def _note_repeated_lines(lines: list[str], report: ImportReport) -> None:
     """Short input lines repeated three or more times are usually running headers the patterns did not
     catch (looked for before paragraphs are joined, where a header spliced between pages would hide)."""
-    counts = Counter(line.strip() for line in lines if 3 < len(line.strip()) <= 80 and _heading(line) is None)
+    counts = Counter(line.strip() for line in lines if 3 < len(line.strip()) <= 80 and heading(line) is None)
     report.repeated_lines = sorted(
         line for line, n in counts.items() if n >= 3 and not line.startswith(("#", "- ", "o "))
     )

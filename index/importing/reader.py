@@ -7,11 +7,12 @@ else (contents pages, spliced footers, bullets, section numbering, metadata, the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from index.errors import CorpusError
-from index.importing.blocks import Extracted
+from index.importing.blocks import Extracted, heading_shape
 from index.importing.cleaner import clean_text
 from index.importing.from_docx import read_docx
 from index.importing.from_html import read_html
@@ -21,6 +22,9 @@ from index.importing.result import ImportedDocument, ImportReport
 __all__ = ["SUPPORTED", "extract", "import_file"]
 
 SUPPORTED = (".docx", ".pdf", ".html", ".htm", ".md", ".txt")
+
+_SECTION_HEADING = re.compile(r"^ {0,3}#{2,6}\s", re.MULTILINE)
+_BOLD_LINE = re.compile(r"^ {0,3}(\*\*|__)(?P<text>[^*_]+?)\1\s*$")
 
 
 def import_file(path: Path, **meta: Any) -> ImportedDocument:
@@ -52,7 +56,22 @@ def extract(path: Path) -> Extracted:
     if suffix in (".html", ".htm"):
         return read_html(raw)
     front, text = _front_matter(raw) if suffix == ".md" else ({}, raw)
+    if suffix == ".md":
+        text = _markdown_headings(text)
     return Extracted(text=text, title=None, report=ImportReport(source_format=suffix.lstrip(".")), meta=front)
+
+
+def _markdown_headings(text: str) -> str:
+    """A Markdown file that sets its headings in bold ("**Expenses**" alone on a line: short, no full stop)
+    and has no ``##`` headings gets them as ``##`` headings; a hard line break's trailing backslash goes."""
+    lines = [re.sub(r"(?<!\\)\\$", "", line) for line in text.split("\n")]
+    if _SECTION_HEADING.search(text):
+        return "\n".join(lines)
+    out = []
+    for line in lines:
+        bold = _BOLD_LINE.match(line)
+        out.append(f"## {bold.group('text').strip()}" if bold and heading_shape(bold.group("text")) else line)
+    return "\n".join(out)
 
 
 def _front_matter(raw: str) -> tuple[dict[str, Any], str]:
