@@ -6,9 +6,13 @@ messages, written in staff's words and labelled with the sections that answer th
 search counts how close a message is to each section's examples. Examples labelled with no section are messages
 that sound related but that the document does not answer: being close to those is evidence for abstaining.
 
-Examples are corpus data, like the documents: owned by the policy owner, checked on load (a bad line is a
-``CorpusError`` naming the file and line), part of the corpus digest (editing them rebuilds the index). They must
-be written from the document, never copied from evaluation questions, or the evaluation stops measuring anything.
+Examples are taught by the policy owner: from a file here (the seed policy's set), or on the insights page, from
+the questions staff actually asked (stored in the database, passed to ``open_index``). Both load the same way:
+checked (a bad line is a ``CorpusError`` naming the file and line), part of the corpus digest (teaching one
+rebuilds the index), and stamped with what they were taught on (``taught_on``: a hash of the answering sections'
+text, or of the whole document for "not covered"). When that text changes the example is set aside, not used,
+and listed for review (`policybot corpus check`, the insights page): it may no longer be true. They must never be
+copied from evaluation questions, or the evaluation stops measuring anything.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from index.errors import CorpusError
 
-__all__ = ["EXAMPLES_DIR", "ExampleQuestion", "load_examples"]
+__all__ = ["EXAMPLES_DIR", "ExampleQuestion", "load_examples", "split_current", "taught_on"]
 
 EXAMPLES_DIR = "questions"
 MAX_EXAMPLE_CHARS = 2000
@@ -34,10 +38,34 @@ class ExampleQuestion:
     doc_id: str
     text: str
     sections: tuple[str, ...]
+    #: What it was taught on (``taught_on``); None for an example that predates stamping (always current).
+    taught_on: str | None = None
 
     @property
     def answerable(self) -> bool:
         return bool(self.sections)
+
+
+def taught_on(bodies: Sequence[str]) -> str:
+    """The stamp of the text an example was taught on: the answering sections' bodies (or the document's)."""
+    joined = "\n\n".join(" ".join(body.split()) for body in bodies)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
+
+
+def split_current(
+    examples: Sequence[ExampleQuestion], bodies: Callable[[ExampleQuestion], Sequence[str] | None]
+) -> tuple[tuple[ExampleQuestion, ...], tuple[ExampleQuestion, ...]]:
+    """(current, set aside): an example is set aside when the text it was taught on has changed, or its
+    sections are gone. ``bodies`` gives the current text an example is stamped against (None: gone)."""
+    current: list[ExampleQuestion] = []
+    aside: list[ExampleQuestion] = []
+    for example in examples:
+        now = bodies(example)
+        if now is None or (example.taught_on is not None and example.taught_on != taught_on(now)):
+            aside.append(example)
+        else:
+            current.append(example)
+    return tuple(current), tuple(aside)
 
 
 def load_examples(
@@ -90,10 +118,15 @@ def _parse(raw: str, path: Path, doc_id: str, known: set[str]) -> list[ExampleQu
             raise CorpusError(
                 path, '"sections" must be a list of section numbers ([] if not answered)', line=n
             )
+        stamp = row.get("taught_on")
+        if stamp is not None and not isinstance(stamp, str):
+            raise CorpusError(path, '"taught_on" must be the stamp text', line=n)
         unknown = [s for s in sections if s not in known]
-        if unknown:
+        if unknown and stamp is None:
             raise CorpusError(path, f"{doc_id} has no section {', '.join(unknown)}", line=n)
-        out.append(ExampleQuestion(doc_id=doc_id, text=text.strip(), sections=_unique(sections)))
+        out.append(
+            ExampleQuestion(doc_id=doc_id, text=text.strip(), sections=_unique(sections), taught_on=stamp)
+        )
     return out
 
 

@@ -13,6 +13,7 @@ from bot.storage.shared import (
     FeedbackRepository,
     ProcessedEvents,
 )
+from bot.storage.taught import TaughtExamples, TaughtRow
 
 __all__ = [
     "ConversationRefs",
@@ -25,5 +26,7 @@ __all__ = [
     "ProcessedEvents",
     "SentReplies",
     "SentReply",
+    "TaughtExamples",
+    "TaughtRow",
     "load_keys",
 ]

@@ -39,6 +39,8 @@ __all__ = [
     "metadata",
     "outbox",
     "processed_events",
+    "sent_replies",
+    "taught_examples",
     "web_sessions",
     "web_signins_used",
 ]
@@ -250,4 +252,25 @@ insight_questions = Table(
     # [{"doc_id", "section", "version"}] of every citation: the versions the reply was about.
     Column("citations", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, index=True),
+)
+
+# --- examples taught by policy owners (the insights page) -----------------------------------------------------
+taught_examples = Table(
+    "taught_examples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("doc_id", String(128), nullable=False, index=True),
+    # The document version it was taught (or last confirmed) on.
+    Column("doc_version", String(64), nullable=False),
+    # Section numbers that answer it; [] means the document does not cover it.
+    Column("sections", JSON, nullable=False),
+    # index.examples.taught_on of the answering sections' bodies (or of the whole document for "not covered").
+    Column("taught_on", String(64), nullable=False),
+    # The staff question, encrypted.
+    Column("text_enc", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # active | removed
+    Column("taught_by", String(64), nullable=False),  # directory person id
+    Column("taught_at", UTCDateTime, nullable=False),
+    # The insight question's reply_id it was taught from: each question is taught once (NULLs never clash).
+    Column("source", String(64), unique=True),
 )
