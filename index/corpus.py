@@ -1,6 +1,5 @@
-"""Load the policy corpus: Markdown documents with YAML front matter, plain-text documents, and corpus.toml.
+"""Load the policy corpus: its documents (``index.document``), their taught examples, and corpus.toml.
 
-A ``Document`` is what staff see cited: its id, title, version, review date, link, and its numbered sections.
 ``corpus.toml`` lists the documents the policies name but we do not hold (with their owners) and the people to
 suggest when the policies have no answer. Every problem is a ``CorpusError`` naming the file and line, so a policy
 owner can fix it; the previous index keeps serving meanwhile.
@@ -9,70 +8,21 @@ owner can fix it; the previous index keeps serving meanwhile.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from index.document import Contact, Document, Section, parse_markdown, parse_text, read_text
 from index.errors import CorpusError
-from index.examples import ExampleQuestion, load_examples
-from index.importing.cleaner import clean_text
+from index.examples import ExampleQuestion, load_examples, split_current
+from index.lexicon import GENERAL, Vocabulary
 
 __all__ = ["Contact", "Corpus", "Document", "RelatedDoc", "Section", "load_corpus", "parse_markdown"]
 
 CORPUS_TOML = "corpus.toml"
-REQUIRED_META = ("id", "title", "version")
-_HEADING = re.compile(
-    r"^(?P<hashes>#{2,3})\s+(?:(?P<num>\d+(?:\.\d+)*)\.?\s+|Appendix\s+(?P<app>\d+|[A-Z])\s*[:.\-–—]?\s*)"
-    r"(?P<title>.*?)\s*$",
-    re.IGNORECASE,
-)
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    """A numbered section: "6.3" or "A1" (Appendix 1). ``body`` is its own text, without subsections."""
-
-    number: str
-    title: str
-    body: str
-    line: int
-    parent: str | None = None
-
-    @property
-    def label(self) -> str:
-        return f"Appendix {self.number[1:]}" if self.number.startswith("A") else self.number
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One policy document as loaded from policy_corpus/."""
-
-    id: str
-    title: str
-    version: str
-    sections: tuple[Section, ...]
-    body: str
-    path: Path
-    sha256: str
-    organisation: str | None = None
-    owner: str | None = None
-    created: str | None = None
-    ratified: str | None = None
-    review_due: str | None = None
-    classification: str | None = None
-    url: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def section(self, number: str) -> Section:
-        for section in self.sections:
-            if section.number == number:
-                return section
-        raise KeyError(number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +41,6 @@ class RelatedDoc:
 
 
 @dataclass(frozen=True, slots=True)
-class Contact:
-    """Who to ask when the policy does not answer."""
-
-    name: str
-    role: str
-    how: str = ""
-    topics: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Corpus:
     documents: tuple[Document, ...]
     related: tuple[RelatedDoc, ...]
@@ -111,6 +51,39 @@ class Corpus:
     quick_guidance: tuple[str, ...] = ()
     #: Example staff messages labelled with the sections that answer them (``questions/<doc id>.jsonl``).
     examples: tuple[ExampleQuestion, ...] = ()
+    #: Examples whose sections changed since they were taught: not used until the policy owner reviews them.
+    set_aside: tuple[ExampleQuestion, ...] = ()
+    #: The general staff vocabulary plus this corpus's own entries (corpus.toml ``[[vocabulary]]``).
+    vocabulary: Vocabulary = GENERAL
+
+    def example_bodies(self, example: ExampleQuestion) -> tuple[str, ...] | None:
+        """The current text an example is stamped against (its sections', or its document's); None if gone."""
+        try:
+            doc = self.document(example.doc_id)
+        except KeyError:
+            return None
+        if not example.sections:
+            return (doc.body,)
+        try:
+            return tuple(doc.section(s).body for s in example.sections)
+        except KeyError:
+            return None
+
+    def with_examples(self, extra: Sequence[ExampleQuestion]) -> Corpus:
+        """This corpus with more taught examples (the database's), checked and stamped the same way as the
+        files', and folded into the digest so teaching one rebuilds the index."""
+        if not extra:
+            return self
+        current, aside = split_current(extra, self.example_bodies)
+        digest = hashlib.sha256(self.sha256.encode())
+        for e in sorted(extra, key=lambda e: (e.doc_id, e.text, e.sections)):
+            digest.update(json.dumps([e.doc_id, e.text, list(e.sections), e.taught_on]).encode() + b"\0")
+        return replace(
+            self,
+            examples=self.examples + current,
+            set_aside=self.set_aside + aside,
+            sha256=digest.hexdigest(),
+        )
 
     def document(self, doc_id: str) -> Document:
         for doc in self.documents:
@@ -137,9 +110,9 @@ def load_corpus(root: Path) -> Corpus:
     digest = hashlib.sha256()
     documents: list[Document] = []
     for path in files:
-        raw = _read(path)
+        raw = read_text(path)
         digest.update(path.name.encode() + b"\0" + raw.encode() + b"\0")
-        doc = parse_markdown(raw, path) if path.suffix == ".md" else _parse_text(raw, path)
+        doc = parse_markdown(raw, path) if path.suffix == ".md" else parse_text(raw, path)
         documents.append(doc)
     ids = [d.id for d in documents]
     for doc in documents:
@@ -151,115 +124,26 @@ def load_corpus(root: Path) -> Corpus:
     related: tuple[RelatedDoc, ...] = ()
     contacts: tuple[Contact, ...] = ()
     quick: tuple[str, ...] = ()
+    vocabulary = GENERAL
     if toml_path.is_file():
-        raw = _read(toml_path)
+        raw = read_text(toml_path)
         digest.update(b"corpus.toml\0" + raw.encode())
         related, contacts, quick = _parse_corpus_toml(raw, toml_path)
-    examples = load_examples(root, {d.id: {s.number for s in d.sections} for d in documents}, _read, digest)
-    return Corpus(
+        vocabulary = GENERAL.with_entries(_parse_vocabulary(raw, toml_path))
+    examples = load_examples(
+        root, {d.id: {s.number for s in d.sections} for d in documents}, read_text, digest
+    )
+    corpus = Corpus(
         documents=tuple(documents),
         related=related,
         contacts=contacts,
         sha256=digest.hexdigest(),
         root=root,
         quick_guidance=quick,
-        examples=examples,
+        vocabulary=vocabulary,
     )
-
-
-def parse_markdown(raw: str, path: Path) -> Document:
-    """Parse one Markdown document with YAML front matter into sections."""
-    lines = raw.split("\n")
-    if not lines or lines[0].strip() != "---":
-        raise CorpusError(path, "missing YAML front matter (the file must start with a '---' line)", line=1)
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        raise CorpusError(path, "front matter is not closed by a '---' line", line=1) from None
-    try:
-        meta = yaml.safe_load("\n".join(lines[1:end])) or {}
-    except yaml.YAMLError as exc:
-        # The context mark is where the faulty construct starts ("title: [unclosed"), which is what to fix.
-        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise CorpusError(path, f"front matter: {problem}", line=line) from None
-    if not isinstance(meta, dict):
-        raise CorpusError(path, "front matter must be a mapping of key: value", line=2)
-    _check_meta(meta, path, lines, end)
-    body_lines = lines[end + 1 :]
-    sections = _sections(body_lines, first_line=end + 2, path=path)
-    return _document(meta, "\n".join(body_lines), sections, path, raw)
-
-
-def _parse_text(raw: str, path: Path) -> Document:
-    """A plain-text (converted) document: cleaned by the importer, then parsed like Markdown."""
-    imported = clean_text(raw, id=path.stem.lower().replace("_", "-").replace(" ", "-"))
-    meta = dict(imported.meta)
-    meta.setdefault("version", "unversioned")
-    sections = _sections(imported.body.split("\n"), first_line=1, path=path)
-    return _document(meta, imported.body, sections, path, raw)
-
-
-def _document(meta: dict[str, Any], body: str, sections: list[Section], path: Path, raw: str) -> Document:
-    def opt(key: str) -> str | None:
-        value = meta.get(key)
-        return None if value in (None, "") else str(value)
-
-    return Document(
-        id=str(meta["id"]),
-        title=str(meta["title"]),
-        version=str(meta["version"]),
-        sections=tuple(sections),
-        body=body,
-        path=path,
-        sha256=hashlib.sha256(raw.encode()).hexdigest(),
-        organisation=opt("organisation"),
-        owner=opt("owner"),
-        created=opt("created"),
-        ratified=opt("ratified"),
-        review_due=opt("review_due"),
-        classification=opt("classification"),
-        url=opt("url"),
-        meta=dict(meta),
-    )
-
-
-def _check_meta(meta: dict[str, Any], path: Path, lines: list[str], end: int) -> None:
-    for key in REQUIRED_META:
-        if meta.get(key) in (None, ""):
-            raise CorpusError(path, f"front matter lacks required field {key!r}", line=end + 1)
-    doc_id = str(meta["id"])
-    if not _ID.match(doc_id):
-        line = next((i + 1 for i in range(end) if lines[i].startswith("id:")), 2)
-        raise CorpusError(path, f"id {doc_id!r} must be lower-case letters, digits and hyphens", line=line)
-
-
-def _sections(body: list[str], *, first_line: int, path: Path) -> list[Section]:
-    """Split the body at numbered headings; text before the first heading (the title) is not a section."""
-    found: list[tuple[str, str, int, list[str]]] = []
-    for offset, text in enumerate(body):
-        match = _HEADING.match(text)
-        if match:
-            number = match.group("num") or ("A" + match.group("app").upper())
-            found.append((number, match.group("title").strip(), first_line + offset, []))
-        elif found:
-            found[-1][3].append(text)
-    if not found:
-        # An unnumbered document is one section, so it can still be searched and cited.
-        whole = "\n".join(t for t in body if not t.startswith("# ")).strip()
-        return [Section(number="1", title="", body=whole, line=first_line)] if whole else []
-    sections: list[Section] = []
-    seen: set[str] = set()
-    for number, title, line, content in found:
-        if number in seen:
-            raise CorpusError(path, f"section {number} appears more than once", line=line)
-        seen.add(number)
-        parent = number.rsplit(".", 1)[0] if "." in number else None
-        sections.append(
-            Section(number=number, title=title, body="\n".join(content).strip(), line=line, parent=parent)
-        )
-    return sections
+    current, aside = split_current(examples, corpus.example_bodies)
+    return replace(corpus, examples=current, set_aside=aside)
 
 
 def _parse_corpus_toml(
@@ -288,7 +172,11 @@ def _parse_corpus_toml(
         )
     contacts = tuple(
         Contact(
-            name=c["name"], role=c.get("role", ""), how=c.get("how", ""), topics=tuple(c.get("topics", ()))
+            name=c["name"],
+            role=c.get("role", ""),
+            how=c.get("how", ""),
+            topics=tuple(c.get("topics", ())),
+            documents=tuple(c.get("documents", ())),
         )
         for c in data.get("contacts", [])
     )
@@ -298,17 +186,25 @@ def _parse_corpus_toml(
     return tuple(related), contacts, tuple(t.strip() for t in topics)
 
 
-def _line_of(raw: str, index: int) -> int | None:
-    """1-based line of the index-th ``[[related]]`` table."""
-    hits = [n + 1 for n, line in enumerate(raw.split("\n")) if line.strip() == "[[related]]"]
+def _parse_vocabulary(raw: str, path: Path) -> list[tuple[str, str]]:
+    """``[[vocabulary]]``: ``pattern`` (a case-insensitive regular expression) and ``add`` (words appended)."""
+    entries: list[tuple[str, str]] = []
+    for i, entry in enumerate(tomllib.loads(raw).get("vocabulary", [])):
+        pattern, add = entry.get("pattern"), entry.get("add")
+        where = _line_of(raw, i, "[[vocabulary]]")
+        if not isinstance(pattern, str) or not isinstance(add, str) or not pattern or not add.strip():
+            raise CorpusError(path, f"[[vocabulary]] entry {i + 1} needs pattern and add", line=where)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise CorpusError(
+                path, f"[[vocabulary]] entry {i + 1}: bad pattern ({exc})", line=where
+            ) from None
+        entries.append((pattern, add.strip()))
+    return entries
+
+
+def _line_of(raw: str, index: int, table: str = "[[related]]") -> int | None:
+    """1-based line of the index-th ``table`` (``[[related]]``)."""
+    hits = [n + 1 for n, line in enumerate(raw.split("\n")) if line.strip() == table]
     return hits[index] if index < len(hits) else None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise CorpusError(path, "not valid UTF-8 text", line=line) from None
-    except OSError as exc:
-        raise CorpusError(path, f"cannot read: {exc.strerror}") from None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from index.chunk import split_sentences
 from index.embed import Span
-from index.lexicon import expand, normalise
+from index.lexicon import GENERAL, Vocabulary, normalise
 
 __all__ = ["QueryPlan", "plan_query"]
 
@@ -31,10 +31,12 @@ class QueryPlan:
     focus: bool
 
 
-def plan_query(query: str, *, window_words: int, max_windows: int) -> QueryPlan:
+def plan_query(
+    query: str, *, window_words: int, max_windows: int, vocabulary: Vocabulary = GENERAL
+) -> QueryPlan:
     """The text to embed for ``query`` and the spans of it to read separately (none for a short question)."""
     text = normalise(query).strip()
-    expanded = expand(text)
+    expanded = vocabulary.expand(text)
     sentences = _located(expanded, split_sentences(text))
     windows: list[Span] = []
     if len(text.split()) > window_words:

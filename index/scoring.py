@@ -1,5 +1,5 @@
 """Scoring primitives shared by search: similarity matrices from FAISS, BM25 scores, a section's two best
-sentences, and the z-score standardisation that lets cosine and BM25 (on unrelated scales) be fused."""
+sentences. (Standardising and fusing them is ``index.ranking``.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from index.embed import Vectors
 
-__all__ = ["NEAREST", "Scores", "bm25_scores", "faiss_scores", "ranges", "top2", "z"]
+__all__ = ["NEAREST", "Scores", "bm25_scores", "faiss_scores", "ranges", "top2"]
 
 Scores = npt.NDArray[np.float32]
 
@@ -51,11 +51,3 @@ def top2(values: Scores) -> float:
         return float(values[0])
     top = np.partition(values, len(values) - 2)[-2:]
     return float(top.mean())
-
-
-def z(values: Scores) -> Scores:
-    """Standardise over the candidate sections of this query; a flat signal contributes nothing."""
-    std = float(values.std())
-    if std < 1e-9:
-        return np.zeros_like(values)
-    return np.asarray((values - values.mean()) / std, dtype=np.float32)

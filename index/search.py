@@ -3,7 +3,8 @@
 Real staff questions score low against policy prose (cosine around 0.4) and a long section may hold the one
 sentence that answers, so ranking whole chunks by one similarity misleads. Here:
 
-* the query is read in the policy's vocabulary (``lexicon.expand``) by both indexes;
+* the query is read with the general staff vocabulary and the corpus's own (``lexicon.Vocabulary``) by both
+  indexes;
 * a long post is cut into windows and its question sentences are read on their own ("focus"), because the
   question is often buried in backstory; both are spans of the post whose vectors are pooled from the one forward
   pass that reads it (``encode_spans``), so a long post costs one pass, not one per window;
@@ -19,20 +20,23 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import faiss
 import numpy as np
 import numpy.typing as npt
 
-from index.chunk import Passage, Unit
+from index.chunk import Passage
 from index.embed import Embedder, Vectors, encode_spans
+from index.hits import Candidates, ExampleEvidence, Hit, SearchResult, UnitScore
+from index.lexicon import normalise
 from index.query import QueryPlan, plan_query
-from index.scoring import Scores, bm25_scores, faiss_scores, ranges, top2, z
-from index.store import BuiltIndex
+from index.ranking import RANKER, Ranker, feature_matrix, z
+from index.scoring import Scores, bm25_scores, faiss_scores, ranges, top2
+from index.store import BuiltIndex, section_views
 from index.tokens import tokenize
 
-__all__ = ["Hit", "HybridSearcher", "SearchResult", "UnitScore", "Weights"]
+__all__ = ["Candidates", "Hit", "HybridSearcher", "SearchResult", "UnitScore", "Weights"]
 
 #: Above this many sections, only sections holding one of the best sentences or lexical hits are scored.
 CANDIDATE_SECTIONS = 64
@@ -44,63 +48,16 @@ EXAMPLE_NEAREST = 256
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """How evidence is combined; set on real staff phrasing (`policybot eval`), never per question."""
+    """How evidence is combined; fitted on real staff phrasing (`policybot eval`), never per question."""
 
-    dense_units: float = 1.0
-    dense_passages: float = 1.0
-    lexical: float = 1.0
-    #: Closeness to the section's example staff messages (``index/examples.py``), when the corpus has them.
-    examples: float = 2.5
+    #: The ranker over the document-agnostic features (``index.ranking``).
+    ranker: Ranker = RANKER
+    #: Closeness to the section's example staff messages (``index/examples.py``), when the corpus has them,
+    #: added to the ranker's score in z-score units.
+    examples: float = 2.0
     window_words: int = 45
     max_windows: int = 8
-    mode: str = "hybrid"  # "hybrid" | "dense" | "lexical"
-
-
-@dataclass(frozen=True, slots=True)
-class UnitScore:
-    unit: Unit
-    dense: float
-    lexical: float
-    score: float
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A section of a document with its evidence. ``score`` is the fused score (a weighted mean of z-scores);
-    ``units`` best first."""
-
-    doc_id: str
-    section: str
-    score: float
-    dense: float
-    lexical: float
-    passages: tuple[Passage, ...]
-    units: tuple[UnitScore, ...]
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.doc_id, self.section)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    """Ranked sections plus query-level ``features`` (raw best cosine, best BM25, closeness to answered and
-    unanswered example messages, ...) for the answer gate."""
-
-    query: str
-    hits: tuple[Hit, ...]
-    features: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ExampleEvidence:
-    """What the example messages say about a query: per section, its closest example; the closest answered and
-    unanswered examples; the share of unanswered ones among the ``NEIGHBOURS`` nearest (a k-NN vote)."""
-
-    per_section: Scores
-    top_answered: float
-    top_unanswered: float
-    unanswered_share: float
+    mode: str = "hybrid"  # "hybrid" | "dense" | "lexical" (the last two for evaluation)
 
 
 class HybridSearcher:
@@ -135,6 +92,13 @@ class HybridSearcher:
         self._is_unanswered = np.array([not e.sections for e in index.examples], dtype=bool)
         if isinstance(index.example_vectors, faiss.IndexHNSW):
             index.example_vectors.hnsw.efSearch = max(EXAMPLE_NEAREST, 64)
+        by_doc: dict[str, list[int]] = defaultdict(list)
+        for i, (doc_id, _section) in enumerate(self._section_keys):
+            by_doc[doc_id].append(i)
+        self._doc_sections = [np.array(v, dtype=np.int64) for v in by_doc.values()]
+        texts, headings = section_views(list(index.passages))
+        self._section_words = [frozenset(tokenize(t)) for t in texts]
+        self._heading_words = [frozenset(tokenize(t)) for t in headings]
         self._section_passages: dict[int, tuple[Passage, ...]] = {}
         for s in range(len(self._section_keys)):
             self._section_passages[s] = tuple(
@@ -145,7 +109,12 @@ class HybridSearcher:
 
     def plan(self, query: str) -> QueryPlan:
         """The text to embed for ``query`` and the spans of it to read separately (none for a short question)."""
-        return plan_query(query, window_words=self.weights.window_words, max_windows=self.weights.max_windows)
+        return plan_query(
+            query,
+            window_words=self.weights.window_words,
+            max_windows=self.weights.max_windows,
+            vocabulary=self.index.corpus.vocabulary,
+        )
 
     # --- public -------------------------------------------------------------------------------------------
 
@@ -166,34 +135,66 @@ class HybridSearcher:
 
     # --- scoring -----------------------------------------------------------------------------------------
 
-    def _rank(self, query: str, plan: QueryPlan, vectors: Vectors, k: int) -> SearchResult:
-        w = self.weights
+    def candidates(self, queries: Sequence[str]) -> list[Candidates]:
+        """Every candidate section of each query with its ranker features (what the ranker is fitted on)."""
+        plans = [self.plan(q) for q in queries]
+        vectors = encode_spans(self.embedder, [(p.text, p.spans) for p in plans])
+        return [self._evidence(q, p, v)[0] for q, p, v in zip(queries, plans, vectors, strict=True)]
+
+    def _evidence(
+        self, query: str, plan: QueryPlan, vectors: Vectors
+    ) -> tuple[Candidates, npt.NDArray[np.float32], npt.NDArray[np.float32], list[str]]:
+        """The candidates and their features; and per unit, the dense similarity and the BM25 score."""
         unit_dense = self._blend(faiss_scores(self.index.unit_vectors, vectors, len(self._units)), plan)
         passage_dense = self._blend(
             faiss_scores(self.index.passage_vectors, vectors, len(self.index.passages)), plan
         )
+        n_sections = len(self._section_keys)
+        section_dense = self._blend(faiss_scores(self.index.section_vectors, vectors, n_sections), plan)
+        heading_dense = self._blend(faiss_scores(self.index.heading_vectors, vectors, n_sections), plan)
         tokens = tokenize(plan.text)
         unit_lex = bm25_scores(self.index.bm25, tokens, len(self._units))
-        section_lex = bm25_scores(self.index.bm25_sections, tokens, len(self._section_keys))
+        section_lex = bm25_scores(self.index.bm25_sections, tokens, n_sections)
 
         candidates = self._candidates(unit_dense, unit_lex, section_lex)
-        dense_u = np.array([top2(unit_dense[self._members[s]]) for s in candidates], dtype=np.float32)
-        dense_p = np.array(
-            [passage_dense[self._passage_section == s].max() for s in candidates], dtype=np.float32
-        )
-        lex = section_lex[candidates]
+        words = set(tokenize(normalise(query)))
+        raw = {
+            "dense_units": np.array(
+                [top2(unit_dense[self._members[s]]) for s in candidates], dtype=np.float32
+            ),
+            "dense_passage": np.array(
+                [passage_dense[self._passage_section == s].max() for s in candidates], dtype=np.float32
+            ),
+            "dense_section": section_dense[candidates],
+            "dense_heading": heading_dense[candidates],
+            "lexical_section": section_lex[candidates],
+            "lexical_units": np.array(
+                [unit_lex[self._members[s]].max() for s in candidates], dtype=np.float32
+            ),
+            "coverage": self._coverage(words, candidates, self._section_words),
+            "heading_coverage": self._coverage(words, candidates, self._heading_words),
+            "document": self._document_scores(section_dense)[candidates],
+        }
+        keys = tuple(self._section_keys[int(s)] for s in candidates)
+        found = Candidates(keys=keys, indices=candidates, raw=raw, features=feature_matrix(raw))
+        return found, unit_dense, unit_lex, tokens
+
+    def _rank(self, query: str, plan: QueryPlan, vectors: Vectors, k: int) -> SearchResult:
+        w = self.weights
+        found, unit_dense, unit_lex, tokens = self._evidence(query, plan, vectors)
+        candidates, raw, features = found.indices, found.raw, found.features
+        dense_u, lex = raw["dense_units"], raw["lexical_section"]
         evidence = self._example_scores(vectors, plan)
         examples = evidence.per_section[candidates]
-        signals = [(w.dense_units, z(dense_u)), (w.dense_passages, z(dense_p))]
         if w.mode == "lexical":
-            signals = [(1.0, z(lex))]
-        elif w.mode != "dense":
-            signals.append((w.lexical, z(lex)))
+            fused = z(lex)
+        elif w.mode == "dense":
+            fused = np.asarray((z(dense_u) + z(raw["dense_passage"])) / 2, dtype=np.float32)
+        else:
+            fused = w.ranker.score(features)
             if self._has_examples and w.examples:
-                signals.append((w.examples, self._example_z(candidates, examples, dense_u)))
-        # A weighted mean of z-scores, so margins between sections read the same whatever the signals.
-        total = sum(weight for weight, _ in signals) or 1.0
-        fused = np.asarray(sum(weight * values for weight, values in signals) / total, dtype=np.float32)
+                boost = self._example_z(candidates, examples, raw["dense_units"])
+                fused = np.asarray(fused + w.examples * boost, dtype=np.float32)
 
         unit_lex_cal = 1.0 - np.exp(-unit_lex / 6.0)
         unit_score = unit_dense + 0.25 * unit_lex_cal
@@ -222,23 +223,65 @@ class HybridSearcher:
                     ),
                 )
             )
+        return SearchResult(
+            query=query,
+            hits=tuple(hits),
+            features=self._features(fused, order, candidates, raw, tokens, evidence, examples),
+        )
+
+    def _features(
+        self,
+        fused: Scores,
+        order: npt.NDArray[np.int64],
+        candidates: npt.NDArray[np.int64],
+        raw: dict[str, Scores],
+        tokens: list[str],
+        evidence: ExampleEvidence,
+        examples: Scores,
+    ) -> dict[str, float]:
+        """Query-level evidence for the answer gate: how strongly the best section stands out (its score, the
+        margin to the next, its share of a softmax over the candidates) and how good it is in absolute terms."""
+        if not len(order):
+            return {}
+        best = int(order[0])
         sorted_fused = np.sort(fused)[::-1]
-        features = {
-            "top_fused": float(sorted_fused[0]) if len(sorted_fused) else 0.0,
+        shifted = np.exp(fused - fused.max())
+        return {
+            "top_fused": float(sorted_fused[0]),
             "margin": float(sorted_fused[0] - sorted_fused[1]) if len(sorted_fused) > 1 else 0.0,
-            "top_dense": float(unit_dense.max()) if len(unit_dense) else 0.0,
-            "top_dense_section": float(dense_u.max()) if len(dense_u) else 0.0,
-            "hit_dense": float(dense_u[order[0]]) if len(order) else 0.0,
-            "top_lexical": float(section_lex.max()) if len(section_lex) else 0.0,
-            "hit_lexical": float(lex[order[0]]) if len(order) else 0.0,
+            "top_share": float(shifted[best] / shifted.sum()),
+            "top_dense": float(raw["dense_units"].max()),
+            "hit_dense": float(raw["dense_units"][best]),
+            "hit_dense_section": float(raw["dense_section"][best]),
+            "hit_dense_heading": float(raw["dense_heading"][best]),
+            "top_lexical": float(raw["lexical_section"].max()),
+            "hit_lexical": float(raw["lexical_section"][best]),
+            "hit_coverage": float(raw["coverage"][best]),
+            "query_words": float(len(tokens)),
             "known_terms": float(sum(1 for t in tokens if t in self.index.bm25_sections.vocab_dict)),
-            "hit_example": float(examples[order[0]]) if len(order) else 0.0,
+            "hit_example": float(examples[best]),
             "top_example": evidence.top_answered,
             "top_unanswered": evidence.top_unanswered,
             "unanswered_share": evidence.unanswered_share,
-            "hit_has_examples": 1.0 if len(order) and candidates[order[0]] in self._has_examples else 0.0,
+            "hit_has_examples": 1.0 if candidates[best] in self._has_examples else 0.0,
         }
-        return SearchResult(query=query, hits=tuple(hits), features=features)
+
+    def _document_scores(self, section_dense: Scores) -> Scores:
+        """Per section, how well its whole document matches: the mean of the document's three best sections."""
+        out = np.zeros(len(section_dense), dtype=np.float32)
+        for members in self._doc_sections:
+            best = np.sort(section_dense[members])[::-1][:3]
+            out[members] = best.mean()
+        return out
+
+    @staticmethod
+    def _coverage(
+        words: set[str], candidates: npt.NDArray[np.int64], section_words: list[frozenset[str]]
+    ) -> Scores:
+        """The share of the question's content words each candidate section contains."""
+        if not words:
+            return np.zeros(len(candidates), dtype=np.float32)
+        return np.array([len(words & section_words[s]) / len(words) for s in candidates], dtype=np.float32)
 
     @staticmethod
     def _blend(sims: Scores, plan: QueryPlan) -> Scores:
@@ -251,9 +294,10 @@ class HybridSearcher:
         return np.asarray(score, dtype=np.float32)
 
     def _example_z(self, candidates: npt.NDArray[np.int64], examples: Scores, dense: Scores) -> Scores:
-        """The example signal as z-scores over the sections that have examples; a section without (a document
-        that ships none) is judged on its own text instead, its dense z-score standing in, so that adding a
-        document without examples does not bury it under the documents with."""
+        """The example signal as z-scores over the sections that have examples, added on top of the ranker; a
+        section without (a new section, a document that ships none) has its own sentences' dense z-score stand
+        in, so that examples elsewhere in the corpus do not bury it. With no examples at all nothing is added
+        (the ranker alone, as in the leave-one-document-out evaluation)."""
         mask = self._example_mask[candidates]
         out = z(dense)
         if mask.any():

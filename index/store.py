@@ -6,6 +6,7 @@ Layout under ``var/index/``::
     <build>/manifest.json    model, dim, corpus sha256, passage and unit counts, built_at, format
     <build>/passages.json    passages and their sentences (the text quoted in answers)
     <build>/units.faiss      sentence vectors     <build>/passages.faiss   passage vectors
+    <build>/sections.faiss   whole sections (heading path and text)    <build>/headings.faiss   heading paths
     <build>/bm25_units/      lexical index of sentences     <build>/bm25_sections/   of whole sections (bm25s)
     <build>/examples.faiss   example staff messages' vectors  <build>/examples.json   their documents and sections
 
@@ -15,13 +16,14 @@ disturbs the index that serves. ``open_index`` rebuilds when the corpus or the m
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ from index.corpus import Corpus, load_corpus
 from index.embed import Embedder, Vectors
 from index.errors import IndexCorrupt, IndexMissing
 from index.examples import ExampleQuestion
-from index.lexicon import reading
+from index.serialise import example_from_json, example_json, passage_from_json, passage_json
 from index.tokens import tokenize
 
 # bm25s sets its own logger to DEBUG, which would print a line per build through any root handler.
@@ -43,7 +45,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 __all__ = ["FORMAT", "BuiltIndex", "Manifest", "build_index", "load_index", "open_index"]
 
-FORMAT = 5
+FORMAT = 6
 #: Up to this many example messages are searched exhaustively; more go into an HNSW graph.
 EXAMPLES_FLAT_MAX = 20_000
 KEEP_BUILDS = 2
@@ -79,6 +81,9 @@ class BuiltIndex:
     units: tuple[Unit, ...]
     unit_vectors: faiss.Index
     passage_vectors: faiss.Index
+    #: One vector per section (``sections`` order): its heading path and text, and its heading path alone.
+    section_vectors: faiss.Index
+    heading_vectors: faiss.Index
     bm25: bm25s.BM25
     bm25_sections: bm25s.BM25
     path: Path
@@ -104,13 +109,16 @@ def build_index(
     titles = {p.id: p.heading_path[-1] for p in passages}
     unit_texts = [u.text for u in units]
     passage_texts = [p.text for p in passages]
+    section_texts, heading_texts = section_views(passages)
     examples = corpus.examples
-    example_texts = [reading(e.text) for e in examples]
-    total = len(unit_texts) + len(passage_texts) + len(example_texts)
-    vectors = _encode_with_progress(embedder, unit_texts + passage_texts + example_texts, progress, total)
-    unit_vecs = vectors[: len(units)]
-    passage_vecs = vectors[len(units) : len(units) + len(passages)]
-    example_vecs = vectors[len(units) + len(passages) :]
+    example_texts = [corpus.vocabulary.reading(e.text) for e in examples]
+    groups = [unit_texts, passage_texts, section_texts, heading_texts, example_texts]
+    total = sum(len(g) for g in groups)
+    vectors = _encode_with_progress(embedder, [t for g in groups for t in g], progress, total)
+    bounds = np.cumsum([0] + [len(g) for g in groups])
+    unit_vecs, passage_vecs, section_vecs, heading_vecs, example_vecs = (
+        vectors[a:b] for a, b in itertools.pairwise(bounds)
+    )
     truncated = tuple(p.id for p in passages if embedder.count_tokens(p.text) > embedder.max_tokens)
 
     bm25 = bm25s.BM25(k1=1.2, b=0.75)
@@ -135,18 +143,21 @@ def build_index(
         example_count=len(examples),
     )
     unit_index, passage_index = _flat(unit_vecs), _flat(passage_vecs)
+    section_index, heading_index = _flat(section_vecs), _flat(heading_vecs)
     example_index = _flat(example_vecs) if len(example_vecs) <= EXAMPLES_FLAT_MAX else _graph(example_vecs)
     try:
         faiss.write_index(unit_index, str(tmp / "units.faiss"))
         faiss.write_index(passage_index, str(tmp / "passages.faiss"))
+        faiss.write_index(section_index, str(tmp / "sections.faiss"))
+        faiss.write_index(heading_index, str(tmp / "headings.faiss"))
         faiss.write_index(example_index, str(tmp / "examples.faiss"))
         (tmp / "examples.json").write_text(
-            json.dumps([_example_json(e) for e in examples], ensure_ascii=False), encoding="utf-8"
+            json.dumps([example_json(e) for e in examples], ensure_ascii=False), encoding="utf-8"
         )
         bm25.save(str(tmp / "bm25_units"))
         bm25_sections.save(str(tmp / "bm25_sections"))
         (tmp / "passages.json").write_text(
-            json.dumps([_passage_json(p) for p in passages], ensure_ascii=False), encoding="utf-8"
+            json.dumps([passage_json(p) for p in passages], ensure_ascii=False), encoding="utf-8"
         )
         (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
     except BaseException:  # a half-written build never lingers; CURRENT still names the old one
@@ -163,10 +174,12 @@ def build_index(
         units=tuple(units),
         unit_vectors=unit_index,
         passage_vectors=passage_index,
+        section_vectors=section_index,
+        heading_vectors=heading_index,
         bm25=bm25,
         bm25_sections=bm25_sections,
         path=final,
-        examples=tuple(examples),
+        examples=tuple(replace(e, text="") for e in examples),  # as load_index reads them back
         example_vectors=example_index,
     )
 
@@ -189,15 +202,17 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         raw["truncated_passages"] = tuple(raw.get("truncated_passages", ()))
         manifest = Manifest(**raw)
         passages = tuple(
-            _passage_from_json(p) for p in json.loads((path / "passages.json").read_text("utf-8"))
+            passage_from_json(p) for p in json.loads((path / "passages.json").read_text("utf-8"))
         )
         unit_index = faiss.read_index(str(path / "units.faiss"))
         passage_index = faiss.read_index(str(path / "passages.faiss"))
+        section_index = faiss.read_index(str(path / "sections.faiss"))
+        heading_index = faiss.read_index(str(path / "headings.faiss"))
         bm25 = bm25s.BM25.load(str(path / "bm25_units"))
         bm25_sections = bm25s.BM25.load(str(path / "bm25_sections"))
         example_index = faiss.read_index(str(path / "examples.faiss"))
         examples = tuple(
-            _example_from_json(e) for e in json.loads((path / "examples.json").read_text("utf-8"))
+            example_from_json(e) for e in json.loads((path / "examples.json").read_text("utf-8"))
         )
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise IndexCorrupt(
@@ -210,6 +225,7 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         and len(units) == manifest.unit_count == unit_index.ntotal
         and unit_index.d == manifest.dim
         and len(examples) == manifest.example_count == example_index.ntotal
+        and section_index.ntotal == heading_index.ntotal == len(section_keys(passages))
     )
     if not consistent:
         raise IndexCorrupt(f"index at {path} disagrees with its manifest; run `policybot index build`")
@@ -220,6 +236,8 @@ def load_index(index_dir: Path, corpus: Corpus) -> BuiltIndex:
         units=units,
         unit_vectors=unit_index,
         passage_vectors=passage_index,
+        section_vectors=section_index,
+        heading_vectors=heading_index,
         bm25=bm25,
         bm25_sections=bm25_sections,
         path=path,
@@ -235,12 +253,14 @@ def open_index(
     *,
     on_rebuild: Callable[[str], None] | None = None,
     progress: Progress | None = None,
+    taught: Sequence[ExampleQuestion] = (),
 ) -> BuiltIndex:
     """The index for this corpus and model: loaded if current, rebuilt (and announced) if not.
 
-    A corpus that fails to load raises ``CorpusError``; callers that already serve keep their index.
+    ``taught`` are the examples policy owners taught in the database (``Corpus.with_examples``). A corpus that
+    fails to load raises ``CorpusError``; callers that already serve keep their index.
     """
-    corpus = load_corpus(corpus_dir)
+    corpus = load_corpus(corpus_dir).with_examples(taught)
     try:
         built = load_index(index_dir, corpus)
     except IndexMissing:
@@ -276,6 +296,19 @@ def current_manifest(index_dir: Path) -> Manifest | None:
 
 def section_keys(passages: tuple[Passage, ...] | list[Passage]) -> tuple[tuple[str, str], ...]:
     return tuple(dict.fromkeys((p.doc_id, p.section) for p in passages))
+
+
+def section_views(passages: list[Passage]) -> tuple[list[str], list[str]]:
+    """Per section (``section_keys`` order): its heading path with its text, and its heading path alone (what a
+    section is about, in its own words; the model reads the first 256 word pieces of the first)."""
+    bodies: dict[tuple[str, str], list[str]] = {}
+    heads: dict[tuple[str, str], str] = {}
+    for p in passages:
+        key = (p.doc_id, p.section)
+        heads.setdefault(key, " / ".join(p.heading_path[1:]) or p.heading_path[0])
+        bodies.setdefault(key, []).append(p.text)
+    keys = list(heads)
+    return [f"{heads[k]}. {' '.join(bodies[k])}" for k in keys], [heads[k] for k in keys]
 
 
 def _section_texts(passages: list[Passage]) -> list[str]:
@@ -332,47 +365,3 @@ def _prune(index_dir: Path, *, keep: str) -> None:
     for old in builds[:-KEEP_BUILDS]:
         if old.name != keep:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _passage_json(p: Passage) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "doc_id": p.doc_id,
-        "section": p.section,
-        "section_title": p.section_title,
-        "heading_path": list(p.heading_path),
-        "text": p.text,
-        "units": [{"id": u.id, "text": u.text, "block": u.block, "context": u.context} for u in p.units],
-    }
-
-
-def _example_json(e: ExampleQuestion) -> dict[str, Any]:
-    return {"doc_id": e.doc_id, "sections": list(e.sections), "text": e.text}
-
-
-def _example_from_json(d: dict[str, Any]) -> ExampleQuestion:
-    return ExampleQuestion(doc_id=d["doc_id"], text=d["text"], sections=tuple(d["sections"]))
-
-
-def _passage_from_json(d: dict[str, Any]) -> Passage:
-    units = tuple(
-        Unit(
-            id=u["id"],
-            passage_id=d["id"],
-            doc_id=d["doc_id"],
-            section=d["section"],
-            text=u["text"],
-            block=u["block"],
-            context=u["context"],
-        )
-        for u in d["units"]
-    )
-    return Passage(
-        id=d["id"],
-        doc_id=d["doc_id"],
-        section=d["section"],
-        section_title=d["section_title"],
-        heading_path=tuple(d["heading_path"]),
-        text=d["text"],
-        units=units,
-    )

@@ -147,7 +147,7 @@ def test_the_checks_see_real_imports() -> None:
     assert "bot.channels.web.export" in GRAPH["bot.channels.web.cases"]
     assert "bot.channels.web" not in GRAPH["bot.channels.web.cases"]
     assert {"bot.channels.slack", "bot.channels.teams", "bot.channels.web"} <= GRAPH["bot.server.app"]
-    assert "index.corpus" in GRAPH["index.chunk"]
+    assert "index.document" in GRAPH["index.chunk"]
 
 
 @pytest.mark.parametrize(

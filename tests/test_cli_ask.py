@@ -76,7 +76,10 @@ def test_fit_gate_prints_the_gate_and_its_cross_validated_figures(
     evalfile.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = _run(["eval", "--fit-gate", str(evalfile)], core_settings)
     assert out.returncode == 0, out.stderr
-    assert "Gate(inputs=('offtopic', 'hit_example', 'top_unanswered', 'unanswered_share')" in out.stdout
+    assert (
+        "Gate(inputs=('hit_example', 'top_unanswered', 'unanswered_share', 'hit_dense', 'margin')"
+        in out.stdout
+    )
     assert "cross-validated at the threshold: correct abstention" in out.stdout
     too_few = tmp_path / "few.jsonl"
     too_few.write_text("\n".join(json.dumps(r) for r in rows[:14]) + "\n")

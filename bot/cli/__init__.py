@@ -19,6 +19,7 @@ from bot.cli import config as _config
 from bot.cli import corpus as _corpus
 from bot.cli import db as _db
 from bot.cli import evaluate as _evaluate
+from bot.cli import examples as _examples
 from bot.cli import index as _index
 from bot.cli import insights as _insights
 from bot.cli import report as _report
@@ -55,6 +56,7 @@ for _module in (
     _worker,
     _db,
     _insights,
+    _examples,
     _teams,
 ):
     _module.register(app)

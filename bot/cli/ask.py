@@ -13,7 +13,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 
 from bot.cli._common import console, err_console, settings
-from bot.domain import Message, Reply, ReplyKind, section_label
+from bot.domain import Message, Reply, ReplyKind
 
 if TYPE_CHECKING:
     from bot.core.assistant import Assistant
@@ -26,10 +26,14 @@ BATCH = 32
 def load_assistant() -> Assistant:
     """The assistant for this invocation; announces an index rebuild on stderr."""
     from bot.core.assistant import Assistant
+    from bot.core.teaching import stored_examples
 
     cfg = settings()
+    taught = asyncio.run(stored_examples(cfg))
     with err_console.status("loading policybot (model and index)", spinner="dots"):
-        return Assistant.from_settings(cfg, on_rebuild=lambda why: err_console.print(f"[dim]{why}[/]"))
+        return Assistant.from_settings(
+            cfg, taught=taught, on_rebuild=lambda why: err_console.print(f"[dim]{why}[/]")
+        )
 
 
 def ask(
@@ -86,7 +90,7 @@ def render_reply(reply: Reply) -> None:
         if lead:
             console.print(lead)
         for c in reply.citations:
-            head = f"{section_label(c.section)} {c.section_title}".strip()
+            head = c.heading
             meta = f"{c.doc_title}, version {c.version}" + (
                 f", review due {c.review_due}" if c.review_due else ""
             )

@@ -1,4 +1,5 @@
-"""`policybot eval FILE...`: hit@1, hit@3, MRR, abstention and report detection, for hybrid, BM25 and dense."""
+"""`policybot eval FILE...`: hit@1, hit@3, MRR, abstention and report detection, for hybrid, BM25 and dense;
+`policybot eval --held-out MANIFEST`: the same figures for each document left out of every fit (the honest ones)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ __all__ = ["register"]
 
 
 def evaluate_cmd(
-    files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="JSONL: {q, kind, sections}."),
+    files: list[Path] = typer.Argument(
+        None, exists=True, dir_okay=False, help="JSONL: {q, kind, sections} (not with --held-out)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON object."),
     show_misses: bool = typer.Option(
         False, "--misses", help="List answerable questions whose top section is wrong."
@@ -36,8 +39,36 @@ def evaluate_cmd(
         max=0.99,
         help="With --fit-gate: correct abstention the threshold must reach.",
     ),
+    held_out: Path | None = typer.Option(
+        None,
+        "--held-out",
+        exists=True,
+        dir_okay=False,
+        help="A manifest of labelled documents (tests/corpora/corpora.toml): leave each out of every fit in turn.",
+    ),
+    outside: list[Path] = typer.Option(
+        [],
+        "--outside",
+        exists=True,
+        file_okay=False,
+        help="With --held-out: a folder of X.md + X.jsonl scored only.",
+    ),
+    only: list[str] = typer.Option([], "--only", help="With --held-out: score only these document ids."),
+    markdown: bool = typer.Option(False, "--markdown", help="With --held-out: print the tables as Markdown."),
+    fit_all: bool = typer.Option(
+        False,
+        "--fit",
+        help="With --held-out: fit the ranker and gate on every document and print their numbers.",
+    ),
 ) -> None:
     """Evaluate retrieval, abstention and report detection on labelled questions."""
+    if held_out is not None:
+        from bot.cli.heldout import run_held_out
+
+        run_held_out(held_out, outside=outside, only=only, fit=fit_all, as_json=as_json, markdown=markdown)
+        return
+    if not files:
+        fail("give labelled question files, or --held-out MANIFEST")
     from bot.cli.ask import load_assistant
     from bot.devtools.evaluation import evaluate, load_items
 
@@ -55,7 +86,7 @@ def evaluate_cmd(
         except ValueError as exc:
             fail(str(exc))
         for line in describe(result):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, soft_wrap=True)
         return
     texts = [i.q for i in items]
     replies = {"hybrid": assistant.answer_many(texts)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import typer
@@ -20,12 +21,13 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Build the index from policy_corpus/ (a new build beside the old, swapped in atomically)."""
+    from bot.core.teaching import stored_examples
     from index.corpus import load_corpus
     from index.embed import SentenceTransformerEmbedder
     from index.store import build_index
 
     cfg = settings()
-    corpus = load_corpus(cfg.corpus_dir)
+    corpus = load_corpus(cfg.corpus_dir).with_examples(asyncio.run(stored_examples(cfg)))
     with console.status("loading the embedding model", spinner="dots") if not quiet else _null():
         embedder = SentenceTransformerEmbedder(cfg.model)
     if quiet:
@@ -58,6 +60,7 @@ def build(
 @index_app.command("info")
 def info(as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON.")) -> None:
     """Describe the index that serves: model, corpus checksum, counts, when it was built, whether it is stale."""
+    from bot.core.teaching import stored_examples
     from index.corpus import load_corpus
     from index.embed import resolve_model
     from index.store import current_manifest
@@ -67,7 +70,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print the manifest 
     if manifest is None:
         console.print(f"no index in {cfg.index_dir}: run `policybot index build`")
         raise typer.Exit(1)
-    corpus = load_corpus(cfg.corpus_dir)
+    corpus = load_corpus(cfg.corpus_dir).with_examples(asyncio.run(stored_examples(cfg)))
     stale = []
     if manifest.corpus_sha256 != corpus.sha256:
         stale.append("the corpus changed since the build")

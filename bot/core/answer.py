@@ -9,118 +9,33 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 
-from bot.domain import Citation, Contact, RelatedDocument, Reply, ReplyKind, SectionRef, section_label
+from bot.core.contacts import WhoToAsk
+from bot.core.freshness import about_the_document, asks_about_the_document, overdue_notice
+from bot.core.gate import AnswerPolicy
+from bot.domain import Citation, Contact, RelatedDocument, Reply, ReplyKind, SectionRef
 from index.corpus import Corpus, Document, RelatedDoc
 from index.search import Hit, SearchResult, UnitScore
 
-__all__ = [
-    "EVIDENCE_GATE",
-    "EXAMPLE_GATE",
-    "AnswerPolicy",
-    "Composer",
-    "Gate",
-    "answer_probability",
-    "gate_inputs",
-    "verbatim_or_drop",
-]
+__all__ = ["AnswerPolicy", "Composer", "verbatim_or_drop"]
 
 log = logging.getLogger(__name__)
 
 ELLIPSIS = " … "
 
 
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """A logistic model over named evidence (see ``gate_inputs``) and the probability below which we abstain.
-
-    Fitted on labelled real staff phrasing by ``policybot eval --fit-gate``, which prints these numbers with
-    their cross-validated correct and false abstention, so every number here can be reproduced."""
-
-    inputs: tuple[str, ...]
-    weights: tuple[float, ...]
-    bias: float
-    threshold: float
-    #: A report keeps the policy's guidance unless its probability is below this: a lower bar, because the
-    #: guidance on reporting applies to most reports; below it, the reply offers the private report and quotes
-    #: nothing (a grievance about parking is not a social-media matter).
-    report_threshold: float = 0.0
-
-    def probability(self, values: dict[str, float]) -> float:
-        z = self.bias + sum(
-            w * values.get(name, 0.0) for name, w in zip(self.inputs, self.weights, strict=True)
-        )
-        return 1.0 / (1.0 + math.exp(-z))
-
-
-#: For a corpus with example messages: how close the message is to the examples of the section found and to
-#: examples the corpus does not answer, the nearest examples' vote, and the classifier's off-topic probability.
-#: Cross-validated on tests/eval (141 questions that are not reports): correct abstention 0.868, false abstention
-#: 0.058 at 0.5.
-EXAMPLE_GATE = Gate(
-    inputs=("offtopic", "hit_example", "top_unanswered", "unanswered_share"),
-    weights=(-2.083, 2.392, -1.217, -3.397),
-    bias=0.109,
-    threshold=0.5,
-    report_threshold=0.3,
-)
-#: For a section without examples: absolute evidence (best sentence cosine, the top section's dense and BM25
-#: scores) and the off-topic probability. Near-topic questions score like answerable ones on these, so this gate
-#: abstains less reliably: refitted on the same questions over the corpus without its examples, reaching 0.816
-#: correct abstention costs 0.301 false abstention (cross-validated); at 0.42 it abstains on about half.
-EVIDENCE_GATE = Gate(
-    inputs=("top_dense", "hit_dense", "log_hit_lexical", "offtopic"),
-    weights=(1.425, 1.289, 1.2, -3.06),
-    bias=-2.681,
-    threshold=0.42,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerPolicy:
-    """What counts as an answer: the gates, and how much of the policy a reply quotes."""
-
-    example_gate: Gate = EXAMPLE_GATE
-    evidence_gate: Gate = EVIDENCE_GATE
-    #: A second or third section is cited when its fused score (a weighted mean of z-scores) is within this of
-    #: the first.
-    secondary_margin: float = 0.33
-    #: Sections named as "nearest" in a no-answer need at least this sentence cosine.
-    nearest_floor: float = 0.35
-    max_citations: int = 3
-    max_sentences: int = 3
-    #: Further sentences of a section are quoted when within this of its best sentence.
-    sentence_margin: float = 0.06
-
-    def gate_for(self, features: dict[str, float]) -> Gate:
-        """The example gate when the section found has example messages to compare with, else the evidence gate
-        (a document added without examples is judged on its text, not refused for lacking them)."""
-        return self.example_gate if features.get("hit_has_examples", 0.0) > 0 else self.evidence_gate
-
-
-def gate_inputs(features: dict[str, float], offtopic: float) -> dict[str, float]:
-    """Every value a gate may read: a search's features, ``log_hit_lexical`` and the off-topic probability."""
-    derived = dict(features)
-    derived["log_hit_lexical"] = math.log1p(max(features.get("hit_lexical", 0.0), 0.0))
-    derived["offtopic"] = offtopic
-    return derived
-
-
-def answer_probability(features: dict[str, float], offtopic: float, policy: AnswerPolicy) -> float:
-    """How likely the policies answer this message, from the search evidence (see ``Gate``)."""
-    return policy.gate_for(features).probability(gate_inputs(features, offtopic))
-
-
 class Composer:
     """Turns search results into ``Reply`` objects for one corpus."""
 
-    def __init__(self, corpus: Corpus, policy: AnswerPolicy | None = None) -> None:
+    def __init__(
+        self, corpus: Corpus, policy: AnswerPolicy | None = None, *, today: Callable[[], date] = date.today
+    ) -> None:
         self.corpus = corpus
         self.policy = policy or AnswerPolicy()
+        self.today = today
+        self.who = WhoToAsk(corpus)
         self._docs = {d.id: d for d in corpus.documents}
 
     # --- reply kinds ---------------------------------------------------------------------------------------
@@ -131,23 +46,32 @@ class Composer:
         if not citations:
             return self.no_answer(question, result, confidence=confidence)
         body = "\n\n".join(self._render_citation(c) for c in citations)
-        text = (lead + "\n\n" if lead else "") + f"Here is what {self._doc_phrase(citations)} says:\n\n{body}"
-        text += "\n\nIf you are unsure how this applies to you, talk to your manager and seek advice."
+        text = (lead + "\n\n" if lead else "") + self._about(question, citations[0].doc_id)
+        text += f"Here is what {self._doc_phrase(citations)} says:\n\n{body}"
+        for notice in self._freshness(c.doc_id for c in citations):
+            text += f"\n\n{notice}"
+        contacts = self.contacts(question, citations[0].doc_id)
+        ask = self.who.sentence(contacts)
+        text += "\n\nIf you are unsure how this applies to you, " + ask[:1].lower() + ask[1:]
         return Reply(
             question=question,
             kind=ReplyKind.ANSWER,
             text=text,
             citations=tuple(citations),
             confidence=confidence,
-            contacts=self.contacts(question),
+            contacts=contacts,
         )
 
     def no_answer(self, question: str, result: SearchResult, *, confidence: float, lead: str = "") -> Reply:
         """Say plainly that the policies do not cover it, name close sections, and who to ask."""
         nearest = tuple(self._ref(h) for h in result.hits[:2] if h.dense >= self.policy.nearest_floor)
-        contacts = self.contacts(question)
-        titles = " or ".join(d.title for d in self.corpus.documents[:3])
+        asked = self._asked_about(question, result)
+        contacts = self.contacts(question, asked)
+        titles = self._titles(result)
         parts = [lead] if lead else []
+        about = self._about(question, asked).strip()
+        if about:
+            parts.append(about)
         if lead:  # a report: the offer to report stands; the policy simply has nothing specific to quote
             parts.append(
                 f"I couldn't find a part of the {titles} that speaks to this directly, so I won't quote one."
@@ -155,9 +79,9 @@ class Composer:
         else:
             parts.append(f"I couldn't find anything in the {titles} that answers this, so I won't guess.")
         if nearest:
-            names = "; ".join(f"{section_label(s.section)} {s.section_title}".strip() for s in nearest)
+            names = "; ".join(s.heading for s in nearest)
             parts.append(f"The nearest sections are {names}, but they don't seem to cover your question.")
-        parts.append(self._contacts_sentence(contacts))
+        parts.append(self.who.sentence(contacts))
         return Reply(
             question=question,
             kind=ReplyKind.NO_ANSWER,
@@ -192,7 +116,7 @@ class Composer:
             citations=tuple(mentions),
             confidence=confidence,
             related=docs,
-            contacts=self.contacts(question),
+            contacts=self.contacts(question, mentions[0].doc_id if mentions else None),
         )
 
     # --- pieces ----------------------------------------------------------------------------------------------
@@ -214,11 +138,45 @@ class Composer:
                 out.append(citation)
         return out
 
-    def contacts(self, question: str) -> tuple[Contact, ...]:
-        """Who to ask, best fit first: contacts whose topics appear in the question lead."""
-        words = set(re.findall(r"[a-z]+", question.lower()))
-        ranked = sorted(self.corpus.contacts, key=lambda c: -len(words & {t.lower() for t in c.topics}))
-        return tuple(Contact(name=c.name, role=c.role, how=c.how) for c in ranked)
+    def contacts(self, question: str, doc_id: str | None = None) -> tuple[Contact, ...]:
+        """Who to ask about ``doc_id`` (the document the reply is about), best fit first."""
+        return self.who.contacts(question, doc_id)
+
+    def _asked_about(self, question: str, result: SearchResult) -> str | None:
+        """The document a question is about: one it names by title, else the one holding the best section."""
+        lowered = question.lower()
+        for doc in self.corpus.documents:
+            name = doc.title.lower().replace(" policy", "").replace(" procedure", "").strip()
+            if len(name) > 3 and name in lowered:
+                return doc.id
+        if result.hits:
+            return result.hits[0].doc_id
+        return self.corpus.documents[0].id if len(self.corpus.documents) == 1 else None
+
+    def _about(self, question: str, doc_id: str | None) -> str:
+        """The document's own details when the question is about the document (its review date, version)."""
+        doc = self._docs.get(doc_id or "")
+        if doc is None or not asks_about_the_document(question):
+            return ""
+        return about_the_document(doc, self.today()) + "\n\n"
+
+    def _freshness(self, doc_ids: Iterable[str]) -> list[str]:
+        """One sentence per document past its review date, naming who to check with."""
+        notices = []
+        for doc_id in dict.fromkeys(doc_ids):
+            doc = self._docs[doc_id]
+            owners = self.who.owners(doc)
+            ask = owners[0].name if owners else "your line manager"
+            notice = overdue_notice(doc, self.today(), ask)
+            if notice:
+                notices.append(notice)
+        return notices
+
+    def _titles(self, result: SearchResult) -> str:
+        """The documents a no-answer speaks of: those of the nearest sections, else all (up to three)."""
+        near = list(dict.fromkeys(h.doc_id for h in result.hits[:3]))
+        docs = [self._docs[d] for d in near] or list(self.corpus.documents[:3])
+        return " or the ".join(d.title for d in docs[:2])
 
     def _citation(self, hit: Hit) -> Citation | None:
         doc = self._docs[hit.doc_id]
@@ -309,17 +267,8 @@ class Composer:
 
     @staticmethod
     def _render_citation(c: Citation) -> str:
-        head = f"{section_label(c.section)} {c.section_title}".strip()
+        head = c.heading
         return f"{head} ({c.doc_title}, version {c.version}):\n“{c.quote}”"
-
-    @staticmethod
-    def _contacts_sentence(contacts: Sequence[Contact]) -> str:
-        if not contacts:
-            return "Please ask your line manager or HR."
-        first = contacts[0]
-        others = ", ".join(c.name for c in contacts[1:3])
-        tail = f" You can also ask {others}." if others else ""
-        return f"Please ask {first.name.lower() if first.name.startswith('Your') else first.name}: {first.how}{tail}"
 
 
 def verbatim_or_drop(sentences: Sequence[str], doc: Document) -> list[str]:
@@ -362,4 +311,4 @@ def _sentences_naming(body: str, related: Sequence[RelatedDoc]) -> list[str]:
 def _section_url(doc: Document, section: str) -> str | None:
     if not doc.url:
         return None
-    return f"{doc.url}#section-{section.lower().replace('.', '-')}"
+    return f"{doc.url}#section-{section.lower().replace('.', '-').replace('/', '-')}"

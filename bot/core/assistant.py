@@ -20,13 +20,15 @@ from dataclasses import replace
 import numpy as np
 
 from bot.config import Settings
-from bot.core.answer import AnswerPolicy, Composer
+from bot.core.answer import Composer
 from bot.core.batching import MicroBatcher
 from bot.core.conversation import ConversationMemory, InMemoryConversations, resolve_follow_up
 from bot.core.decisions import QUICK_GUIDANCE_TEXT, Decisions, SafeguardingContact
+from bot.core.gate import AnswerPolicy
 from bot.core.intent import IntentClassifier, IntentResult, reading
 from bot.domain import Contact, Intent, Message, Reply, ReplyKind
 from index.embed import Embedder, SentenceTransformerEmbedder, Span, Vectors, encode_spans, model_executor
+from index.examples import ExampleQuestion
 from index.search import HybridSearcher, SearchResult, Weights
 from index.store import BuiltIndex, open_index
 
@@ -89,10 +91,15 @@ class Assistant:
         safeguarding: SafeguardingContact | None = None,
         on_rebuild: Callable[[str], None] | None = None,
         observers: Sequence[Observer] = (),
+        taught: Sequence[ExampleQuestion] = (),
     ) -> Assistant:
-        """Load the model and the index (rebuilding it if the corpus or model changed) and the classifier."""
+        """Load the model and the index (rebuilding it if the corpus or model changed) and the classifier.
+
+        ``taught`` are the examples policy owners taught (read from the database beforehand, ``Teaching``)."""
         embedder = embedder or SentenceTransformerEmbedder(settings.model)
-        index = open_index(settings.corpus_dir, settings.index_dir, embedder, on_rebuild=on_rebuild)
+        index = open_index(
+            settings.corpus_dir, settings.index_dir, embedder, on_rebuild=on_rebuild, taught=taught
+        )
         classifier = IntentClassifier.load_or_train(settings.index_dir / "intent", embedder)
         return cls(
             index=index,
@@ -103,9 +110,16 @@ class Assistant:
             observers=observers,
         )
 
-    def reloaded(self, settings: Settings, *, on_rebuild: Callable[[str], None] | None = None) -> Assistant:
-        """A new assistant over the current corpus and index (built beside the old one if the corpus changed),
-        sharing this one's model, classifier, memory, contact and observers. Blocking: call it off the loop.
+    def reloaded(
+        self,
+        settings: Settings,
+        *,
+        on_rebuild: Callable[[str], None] | None = None,
+        taught: Sequence[ExampleQuestion] = (),
+    ) -> Assistant:
+        """A new assistant over the current corpus and index (built beside the old one if the corpus or the
+        ``taught`` examples changed), sharing this one's model, classifier, memory, contact and observers.
+        Blocking: call it off the loop.
 
         The build embeds in small batches, so questions answered meanwhile by this assistant interleave with
         it instead of waiting for the whole corpus. Raises ``CorpusError`` (this assistant keeps serving)."""
@@ -115,6 +129,7 @@ class Assistant:
             self.embedder,
             on_rebuild=on_rebuild,
             progress=lambda _stage, _done, _total: None,
+            taught=taught,
         )
         return Assistant(
             index=index,

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, replace
+from functools import cached_property
 
-from bot.core.answer import AnswerPolicy, Composer, answer_probability
+from bot.core.answer import Composer
+from bot.core.gate import AnswerPolicy, answer_probability
 from bot.core.intent import IntentResult, is_help
 from bot.domain import Contact, Intent, Message, Reply, ReplyKind
 from index.corpus import RelatedDoc
@@ -85,7 +87,7 @@ class Decisions:
     def question(self, text: str, result: SearchResult, intent: IntentResult) -> Reply:
         confidence = self.confidence(result, intent)
         related = self.related_mentioned(text)
-        if not has_words(text) or intent.offtopic:
+        if not has_words(text):
             return replace(
                 self.composer.no_answer(text, result, confidence=confidence), intent=Intent.QUESTION
             )
@@ -148,12 +150,30 @@ class Decisions:
         """Calibrated probability that the policies answer this message (what the gate compares)."""
         if not result.hits:
             return 0.0
-        offtopic = intent.probabilities.get("offtopic", 0.0) if intent else 0.0
-        return answer_probability(result.features, offtopic, self.policy)
+        return answer_probability(result.features, self.policy)
 
     def related_mentioned(self, text: str) -> list[RelatedDoc]:
+        """Documents we do not hold that the message names (as whole words, and not as part of the title of a
+        document we do hold: "the social media policy" does not name the "media policy")."""
         lowered = text.lower()
-        return [r for r in self.related if any(name.lower() in lowered for name in r.names)]
+        for title in self.held_titles:
+            lowered = lowered.replace(title, " ")
+        return [
+            r
+            for r in self.related
+            if any(re.search(rf"\b{re.escape(name.lower())}\b", lowered) for name in r.names)
+        ]
+
+    @cached_property
+    def held_titles(self) -> tuple[str, ...]:
+        """Titles of the documents held, and their short forms without "policy" / "procedure", longest first."""
+        names: set[str] = set()
+        for doc in self.composer.corpus.documents:
+            title = doc.title.lower()
+            names.add(title)
+            short = re.sub(r"^(the )?(acceptable use of )?", "", title)
+            names.add(short)
+        return tuple(sorted((n for n in names if len(n) > 3), key=len, reverse=True))
 
     @property
     def contacts(self) -> tuple[Contact, ...]:
@@ -161,7 +181,24 @@ class Decisions:
 
 
 def has_words(text: str) -> bool:
-    """English words present: emoji-only or non-Latin text cannot be matched to the policies."""
+    """English words present: emoji-only, non-Latin text, or a sentence in another language (five words or more
+    and not one common English word among them) cannot be matched to English policies honestly."""
     words = re.findall(r"[A-Za-z]{2,}", text)
     letters = sum(ch.isalpha() for ch in text)
-    return bool(words) and sum(len(w) for w in words) >= 0.6 * max(letters, 1)
+    if not words or sum(len(w) for w in words) < 0.6 * max(letters, 1):
+        return False
+    lowered = [w.lower() for w in re.findall(r"[A-Za-z']+", text)]
+    return len(lowered) < 5 or any(w in _ENGLISH for w in lowered)
+
+
+#: Common English words: a message of five words or more with none of them is not in English.
+_COMMON = """
+a about after all allowed also am an and another any anyone anything are as ask at be because been
+before but by can could day did do does don't dont down during for from get getting got had has have
+he her his how i i'm i've if im in into is it it's its ive job just know long many me more most much
+my need new no not of off ok okay old on only or other our out over please same she should so some
+staff still tell than that the their them then there these they this those time to u under up ur us
+want was way we week were what whats when where which while who why will with work working would yes
+you your
+"""
+_ENGLISH = frozenset(_COMMON.split())

@@ -79,6 +79,9 @@ class InsightsRecorder:
         if message.user is not None:
             asker = self._db.keys.hash("insights", message.user.channel.value, message.user.id)
         top = reply.citations[0] if reply.citations else None
+        # The document the question is about: the one cited, else the one of the nearest section named in a
+        # no-answer (what the insights page files it under for its policy owner to teach).
+        doc_id = top.doc_id if top else (reply.nearest[0].doc_id if reply.nearest else None)
         self._rows.add(
             {
                 "reply_id": reply.id,
@@ -86,7 +89,7 @@ class InsightsRecorder:
                 "channel": message.channel.value,
                 "asker_hash": asker,
                 "question_enc": self._db.keys.encrypt(reply.question[:MAX_QUESTION_CHARS]),
-                "doc_id": top.doc_id if top else None,
+                "doc_id": doc_id,
                 "doc_version": top.version if top else None,
                 "citations": [
                     {"doc_id": c.doc_id, "section": c.section, "version": c.version} for c in reply.citations
@@ -162,6 +165,29 @@ class InsightsRecorder:
             }
             for r in records
         ]
+
+    async def question(self, reply_id: str) -> dict[str, Any] | None:
+        """One kept record within the retention period, decrypted (None: unknown, forgotten or without text)."""
+        await self.flush()
+        cutoff = self._clock.now() - self.retention
+        async with self._db.transaction(read_only=True) as conn:
+            row = (
+                await conn.execute(
+                    select(insight_questions).where(
+                        insight_questions.c.reply_id == reply_id,
+                        insight_questions.c.created_at >= cutoff,
+                        insight_questions.c.question_enc.is_not(None),
+                    )
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return {
+            "reply_id": row.reply_id,
+            "kind": row.kind,
+            "doc_id": row.doc_id,
+            "question": self._db.keys.decrypt(row.question_enc),
+        }
 
     async def section_feedback(self) -> list[dict[str, Any]]:
         """Helpful / not-helpful clicks per cited section (and the versions they were about)."""

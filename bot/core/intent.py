@@ -2,9 +2,13 @@
 
 Two logistic regressions, averaged: one over the message embedding (already computed for search, so no extra
 forward pass), which knows what the message is about; one over character n-grams, which hears how it is told
-("my manager keeps posting", "a parent has been messaging me" versus "can I", "is it ok to"). Both are trained on
-the labelled examples shipped in ``bot/core/data/intent_examples.jsonl`` the first time they are needed; their fitted
-parameters are cached under var/index/ as plain arrays and JSON (never pickles), so later starts load them.
+("my manager keeps posting", "a parent has been messaging me" versus "can I", "is it ok to"). Both are trained the
+first time they are needed on the labelled messages shipped in ``bot/core/data/`` (``TRAINING``): staff messages
+from the whole of council and school working life written without reference to any policy, those written around
+the social media policy, and the development corpora's messages (tests/corpora), so that what makes a message a
+report does not depend on the topic of the documents loaded. Whether a question is answered is not the
+classifier's business (an "off-topic" class would be a judgement about one document set): it is the answer gate's.
+Fitted parameters are cached under var/index/ as plain arrays and JSON (never pickles).
 
 The report threshold is set for recall: missing a report costs far more than showing the "Report this privately"
 button to someone who only had a question. Greetings, "help" and empty messages are recognised by rule.
@@ -33,14 +37,32 @@ from bot.domain import Intent
 from index.embed import Embedder, Vectors
 from index.lexicon import reading  # the classifier reads what search embeds first: no extra pass
 
-__all__ = ["EXAMPLES", "Example", "IntentClassifier", "IntentResult", "is_help", "load_examples", "reading"]
+__all__ = [
+    "EXAMPLES",
+    "GENERAL_EXAMPLES",
+    "Example",
+    "IntentClassifier",
+    "IntentResult",
+    "is_help",
+    "load_examples",
+    "reading",
+]
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = Path(__file__).parent / "data" / "intent_examples.jsonl"
-LABELS = ("question", "report", "urgent", "help", "offtopic")
+DATA = Path(__file__).parent / "data"
+EXAMPLES = DATA / "intent_examples.jsonl"
+#: Staff messages from the whole of council and school working life, written independently of any policy.
+GENERAL_EXAMPLES = DATA / "general_intents.jsonl"
+#: The development corpora's labelled messages (tests/corpora/messages), as classifier data.
+CORPORA_EXAMPLES = DATA / "corpora_intents.jsonl"
+#: What the shipped classifier is trained on.
+TRAINING = (GENERAL_EXAMPLES, EXAMPLES, CORPORA_EXAMPLES)
+LABELS = ("question", "report", "urgent", "help")
+#: Labels older data files carry, read as one of ``LABELS``.
+_ALIASES = {"offtopic": "question", "unanswerable": "question"}
 #: Bump when ``reading`` changes, so cached example embeddings are recomputed.
-_READING_VERSION = "expand-1"
+_READING_VERSION = "general-1"
 
 _HELP = re.compile(
     r"^\W*(hi|hello|hey|hiya|yo|morning|good (morning|afternoon|evening)|help|help me|menu|start|"
@@ -73,7 +95,6 @@ def is_help(text: str) -> bool:
 class IntentResult:
     intent: Intent
     probabilities: dict[str, float]
-    offtopic: bool
 
     @property
     def report_probability(self) -> float:
@@ -86,15 +107,18 @@ class Example:
     label: str
 
 
-def load_examples(path: Path = EXAMPLES) -> list[Example]:
+def load_examples(*paths: Path) -> list[Example]:
+    """The labelled messages of these files (default: ``TRAINING``)."""
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row.get("label") not in LABELS or not isinstance(row.get("text"), str):
-            raise ValueError(f"{path}:{n}: expected {{'text': str, 'label': one of {', '.join(LABELS)}}}")
-        out.append(Example(text=row["text"], label=row["label"]))
+    for path in paths or TRAINING:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            label = _ALIASES.get(row.get("label"), row.get("label"))
+            if label not in LABELS or not isinstance(row.get("text"), str):
+                raise ValueError(f"{path}:{n}: expected {{'text': str, 'label': one of {', '.join(LABELS)}}}")
+            out.append(Example(text=row["text"], label=label))
     return out
 
 
@@ -103,7 +127,6 @@ class IntentClassifier:
 
     REPORT_THRESHOLD = 0.35
     URGENT_THRESHOLD = 0.30
-    OFFTOPIC_THRESHOLD = 0.60
 
     def __init__(
         self, embedding_model: LogisticRegression, ngrams: TfidfVectorizer, ngram_model: LogisticRegression
@@ -130,7 +153,7 @@ class IntentClassifier:
 
     @classmethod
     def load_or_train(
-        cls, cache_dir: Path, embedder: Embedder, examples_path: Path = EXAMPLES
+        cls, cache_dir: Path, embedder: Embedder, paths: tuple[Path, ...] = TRAINING
     ) -> IntentClassifier:
         """The classifier for these examples and this model: fitted once, then loaded from var/index/.
 
@@ -138,7 +161,7 @@ class IntentClassifier:
         versions, so a change to any of them retrains.
         """
         digest = hashlib.sha256(
-            examples_path.read_bytes()
+            b"".join(p.read_bytes() for p in paths)
             + embedder.name.encode()
             + _READING_VERSION.encode()
             + sklearn.__version__.encode()
@@ -150,7 +173,7 @@ class IntentClassifier:
             pass
         except (OSError, ValueError, KeyError) as exc:
             log.warning("intent classifier cache unreadable (%s); retraining", type(exc).__name__)
-        examples = load_examples(examples_path)
+        examples = load_examples(*paths)
         vectors = embedder.encode([reading(e.text) for e in examples])
         classifier = cls.fit(examples, vectors)
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -232,16 +255,15 @@ class IntentClassifier:
 
     def _decide(self, text: str, probs: dict[str, float]) -> IntentResult:
         if is_help(text):
-            return IntentResult(Intent.HELP, probs, offtopic=False)
+            return IntentResult(Intent.HELP, probs)
         urgent = probs.get("urgent", 0.0)
         if urgent >= self.URGENT_THRESHOLD or (_CHILD_RISK.search(text) and _MINOR.search(text)):
-            return IntentResult(Intent.URGENT, probs, offtopic=False)
+            return IntentResult(Intent.URGENT, probs)
         if probs.get("report", 0.0) + urgent >= self.REPORT_THRESHOLD:
-            return IntentResult(Intent.REPORT, probs, offtopic=False)
+            return IntentResult(Intent.REPORT, probs)
         if probs.get("help", 0.0) >= 0.6 and len(text.split()) <= 8:
-            return IntentResult(Intent.HELP, probs, offtopic=False)
-        offtopic = probs.get("offtopic", 0.0) >= self.OFFTOPIC_THRESHOLD
-        return IntentResult(Intent.QUESTION, probs, offtopic=offtopic)
+            return IntentResult(Intent.HELP, probs)
+        return IntentResult(Intent.QUESTION, probs)
 
 
 def _proba(model: LogisticRegression, x: Any) -> npt.NDArray[np.float64]:

@@ -21,13 +21,14 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from bot.core.answer import AnswerPolicy, Gate, gate_inputs
 from bot.core.assistant import Assistant
+from bot.core.gate import AnswerPolicy, Gate, gate_inputs
 from bot.devtools.evaluation import EvalItem
+from index.ranking import FEATURES, Ranker
 
-__all__ = ["GateFit", "describe", "fit_gate", "gate_rows"]
+__all__ = ["GateFit", "describe", "fit_gate", "fit_ranker", "gate_rows", "ranker_rows"]
 
-THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.20, 0.81, 0.02))
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.02, 0.91, 0.02))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,42 @@ class GateFit:
         return self.tradeoff[min(self.tradeoff, key=lambda t: abs(t - threshold))]
 
 
+def ranker_rows(
+    assistant: Assistant, items: Sequence[EvalItem]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Every candidate section of every answerable question: its features, whether it answers the question
+    (one of the question's sections, or of another document's that answers it too: ``also``), and the question
+    it belongs to."""
+    answerable = [i for i in items if i.kind == "question" and i.sections]
+    found = assistant.searcher.candidates([i.q for i in answerable])
+    x: list[npt.NDArray[np.float64]] = []
+    y: list[int] = []
+    group: list[int] = []
+    for n, (item, candidates) in enumerate(zip(answerable, found, strict=True)):
+        gold = {(item.doc or "", s) for s in item.sections} | {
+            tuple(a.split("#", 1)) for a in item.also if "#" in a
+        }
+        labels = [1 if key in gold else 0 for key in candidates.keys]
+        if not any(labels):
+            continue  # the labelled section is not in this index (another document's question)
+        x.append(candidates.features)
+        y.extend(labels)
+        group.extend([n] * len(labels))
+    if not x:
+        return np.zeros((0, len(FEATURES))), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(x), np.array(y, dtype=np.int64), np.array(group, dtype=np.int64)
+
+
+def fit_ranker(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], *, c: float = 1.0) -> Ranker:
+    """A logistic model over the candidates' features: answering sections against the others (pointwise)."""
+    if len(set(y.tolist())) < 2:
+        raise ValueError(
+            "need labelled answerable questions whose sections are in the index to fit the ranker"
+        )
+    model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x, y)
+    return Ranker(weights=tuple(round(float(w), 4) for w in model.coef_[0]))
+
+
 def gate_rows(
     assistant: Assistant, items: Sequence[EvalItem]
 ) -> tuple[Gate, npt.NDArray[np.float64], npt.NDArray[np.int64]]:
@@ -52,10 +89,10 @@ def gate_rows(
     gate = policy.example_gate if assistant.index.examples else policy.evidence_gate
     rows: list[list[float]] = []
     labels: list[int] = []
-    for item, (result, intent) in zip(items, analysed, strict=True):
-        if item.kind == "report":
+    for item, (result, _intent) in zip(items, analysed, strict=True):
+        if item.kind == "report" or not result.hits:
             continue
-        values = gate_inputs(result.features, intent.probabilities.get("offtopic", 0.0))
+        values = gate_inputs(result.features)
         rows.append([values.get(name, 0.0) for name in gate.inputs])
         labels.append(1 if item.answerable else 0)
     return gate, np.array(rows, dtype=np.float64), np.array(labels, dtype=np.int64)
@@ -67,11 +104,14 @@ def fit_gate(
     y: npt.NDArray[np.int64],
     *,
     target: float = 0.85,
+    max_false: float | None = None,
     folds: int = 10,
     repeats: int = 5,
     c: float = 1.0,
 ) -> GateFit:
-    """Fit on everything; choose the threshold on out-of-fold probabilities (``folds`` x ``repeats``)."""
+    """Fit on everything; choose the threshold on out-of-fold probabilities (``folds`` x ``repeats``): the lowest
+    that reaches ``target`` correct abstention, or (``max_false``) the highest whose false abstention stays
+    within it."""
     if len(set(y.tolist())) < 2 or min(np.bincount(y)) < folds:
         raise ValueError(
             f"need at least {folds} answerable and {folds} unanswerable questions to fit the gate"
@@ -84,7 +124,11 @@ def fit_gate(
     tradeoff = {
         float(t): (float((oof[y == 0] < t).mean()), float((oof[y == 1] < t).mean())) for t in THRESHOLDS
     }
-    threshold = next((t for t in sorted(tradeoff) if tradeoff[t][0] >= target), max(tradeoff))
+    if max_false is not None:
+        within = [t for t in sorted(tradeoff) if tradeoff[t][1] <= max_false]
+        threshold = max(within) if within else min(tradeoff)
+    else:
+        threshold = next((t for t in sorted(tradeoff) if tradeoff[t][0] >= target), max(tradeoff))
     final = _model(c).fit(x, y)
     return GateFit(
         gate=Gate(

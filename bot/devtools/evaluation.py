@@ -27,6 +27,8 @@ class EvalItem:
     sections: tuple[str, ...]
     urgent: bool = False
     doc: str | None = None
+    #: Sections of other documents that answer it too ("doc#6.3").
+    also: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -87,6 +89,7 @@ def load_items(paths: Sequence[Path]) -> list[EvalItem]:
                         sections=tuple(str(s) for s in row.get("sections", [])),
                         urgent=bool(row.get("urgent", False)),
                         doc=row.get("doc"),
+                        also=tuple(str(s) for s in row.get("also", [])),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
