@@ -6,6 +6,7 @@ nothing here knows about any SDK. ``Reply.to_json()`` is the stable JSON contrac
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -88,8 +89,18 @@ class Citation:
 
     @property
     def label(self) -> str:
-        """How people refer to the section: "6.3" or "Appendix 1"."""
+        """How people refer to the section: "6.3", "Appendix 1", or nothing for an unnumbered heading."""
         return section_label(self.section)
+
+    @property
+    def heading(self) -> str:
+        """ "6.3 Breaks", or just "Breaks" where the document does not number its headings."""
+        return section_heading(self.section, self.section_title)
+
+    @property
+    def place(self) -> str:
+        """Where the quote is, in a sentence: "section 6.3 Breaks", or "Breaks"."""
+        return section_place(self.section, self.section_title)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +127,14 @@ class SectionRef:
     section_title: str
     score: float
     url: str | None = None
+
+    @property
+    def label(self) -> str:
+        return section_label(self.section)
+
+    @property
+    def heading(self) -> str:
+        return section_heading(self.section, self.section_title)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,11 +211,28 @@ class Reply:
         }
 
 
+_NUMBERED_SECTION = re.compile(r"^(?:\d+(?:\.\d+)*|A(?:\d+|[A-Z]))$")
+
+
 def section_label(section: str) -> str:
-    """ "A1" -> "Appendix 1"; numbered sections stay as they are."""
-    if section.startswith("A") and section[1:].isdigit():
+    """ "A1" -> "Appendix 1"; numbered sections stay as they are; an unnumbered heading's id (a slug of its
+    heading path) is not for people to read, so it has no label and is cited by its title."""
+    if not _NUMBERED_SECTION.match(section):
+        return ""
+    if section.startswith("A"):
         return f"Appendix {section[1:]}"
     return section
+
+
+def section_heading(section: str, title: str) -> str:
+    """ "6.3 Breaks", "Appendix 1 Checklist", or "Breaks" for an unnumbered heading."""
+    return f"{section_label(section)} {title}".strip()
+
+
+def section_place(section: str, title: str) -> str:
+    """ "section 6.3 Breaks" or, unnumbered, "Breaks"."""
+    label = section_label(section)
+    return f"section {label} {title}".strip() if label else title or "the document"
 
 
 class AnswerService(Protocol):

@@ -159,7 +159,7 @@ async def test_policy_report_opens_the_report_modal(h: Harness, fake: FakeSlack)
 
 
 async def test_mention_is_answered_in_its_thread_with_progress(h: Harness, fake: FakeSlack) -> None:
-    event = mention("Can I post photos of pupils on my Instagram?", user=SAM, ts="1700000100.000100")
+    event = mention("Can I go on Facebook during working hours?", user=SAM, ts="1700000100.000100")
     assert (await h.event(event, event_id="EvMENTION1")).status == 200
     posted = (await fake.wait_for("chat.postMessage"))[0]
     assert posted.params["channel"] == "C0STAFFRM"

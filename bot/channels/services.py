@@ -1,7 +1,8 @@
 """Everything a running policybot needs, opened together: the assistant, the reports core, shared repositories.
 
 The server, the worker and the CLI build one ``Services`` each and pass it down; nothing is a module global.
-The model and index load in a worker thread so start-up does not block the event loop.
+The model and index load in a worker thread so start-up does not block the event loop; the examples policy
+owners taught are read from the database first and built into the index with the corpus.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.config import Settings
 from bot.core.assistant import Assistant, SafeguardingContact
 from bot.core.conversation import ConversationMemory
 from bot.core.insights import InsightsRecorder
+from bot.core.teaching import Teaching
 from bot.errors import StorageUnavailable
 from bot.reports.app import Reports, open_reports
 from bot.reports.directory import Directory
@@ -72,6 +74,7 @@ class Services:
     sent_replies: SentReplies
     memory: ConversationMemory
     insights: InsightsRecorder
+    teaching: Teaching
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @classmethod
@@ -92,8 +95,10 @@ class Services:
             insights = InsightsRecorder(
                 reports.db, retention_days=settings.insights_retention_days, clock=reports.clock
             )
+            teaching = Teaching(reports.db, insights, clock=reports.clock)
             observers = (insights.observe,)
             if assistant is None:
+                taught = await teaching.examples()
                 assistant = await asyncio.to_thread(
                     Assistant.from_settings,
                     settings,
@@ -101,6 +106,7 @@ class Services:
                     safeguarding=contact,
                     on_rebuild=on_rebuild,
                     observers=observers,
+                    taught=taught,
                 )
             else:
                 assistant = assistant.with_context(memory=memory, safeguarding=contact, observers=observers)
@@ -117,6 +123,7 @@ class Services:
             sent_replies=SentReplies(reports.db, clock=reports.clock),
             memory=memory,
             insights=insights,
+            teaching=teaching,
         )
         if settings.worker if start_worker is None else start_worker:
             reports.start_worker()
@@ -145,9 +152,14 @@ class Services:
         """Serve the current corpus: build (beside the old index) or load the new index off the event loop,
         then swap ``self.assistant`` in one assignment. Requests already running finish on the assistant they
         started with and new ones get the new one, so none is dropped; when the build fails (``CorpusError``)
-        the old assistant keeps serving. Edges must read ``services.assistant`` per request."""
+        the old assistant keeps serving. Edges must read ``services.assistant`` per request.
+
+        The taught examples are read from the database first (``StorageUnavailable``: nothing changes)."""
         async with self._reload_lock:
-            fresh = await asyncio.to_thread(self.assistant.reloaded, self.settings, on_rebuild=on_rebuild)
+            taught = await self.teaching.examples()
+            fresh = await asyncio.to_thread(
+                self.assistant.reloaded, self.settings, on_rebuild=on_rebuild, taught=taught
+            )
             self.assistant = fresh
             return fresh
 

@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_RULES",
     "DEFAULT_SUBSTITUTES",
     "LINE_MANAGER",
+    "POLICY_OWNER",
     "Deadline",
     "Directory",
     "Person",
@@ -26,6 +27,8 @@ __all__ = [
 
 #: Rule target meaning "the reporter's line manager".
 LINE_MANAGER = "line_manager"
+#: Role of the people who own the policies: they see the insights page and teach example messages there.
+POLICY_OWNER = "policy_owner"
 PERSON_PREFIX = "person:"
 
 
@@ -73,6 +76,19 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(Category.CONDUCT_ONLINE, ("headteacher",), name="conduct online"),
     Rule(Category.ONLINE_ABUSE, (LINE_MANAGER,), on_request=("hr",), name="abuse aimed at the reporter"),
     Rule(Category.COLLEAGUE_BULLYING, (LINE_MANAGER, "hr"), name="bullying by a colleague"),
+    Rule(
+        Category.HEALTH_AND_SAFETY,
+        (LINE_MANAGER, "health_and_safety"),
+        escalate=("headteacher", "hr"),
+        name="accident, injury or danger at work",
+    ),
+    Rule(
+        Category.DATA_BREACH,
+        (LINE_MANAGER, "data_protection"),
+        escalate=("headteacher", "hr"),
+        name="personal data breach",
+    ),
+    Rule(Category.WRONGDOING, ("whistleblowing",), escalate=("hr",), name="wrongdoing (whistleblowing)"),
     Rule(Category.OTHER, (LINE_MANAGER,), name="other"),
 )
 
@@ -83,6 +99,9 @@ DEFAULT_SUBSTITUTES: Mapping[str, tuple[str, ...]] = {
     "deputy_dsl": ("dsl",),
     "headteacher": ("chair_of_governors",),
     "hr": ("headteacher",),
+    "health_and_safety": ("headteacher",),
+    "data_protection": ("headteacher",),
+    "whistleblowing": ("chair_of_governors", "hr"),
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|minutes?|h|hours?|d|days?|wd|working days?)\s*$", re.I)
@@ -167,6 +186,11 @@ class Directory:
 
     def is_admin(self, person_id: str) -> bool:
         return person_id in self.case_administrators
+
+    def owns_policies(self, person_id: str) -> bool:
+        """Holds the ``policy_owner`` role (declared under [roles] like any other)."""
+        person = self.person(person_id)
+        return person is not None and POLICY_OWNER in person.roles
 
     def deadline_for(self, category: Category) -> Deadline:
         return self.deadlines.get(category, self.default_deadline)

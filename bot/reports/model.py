@@ -26,10 +26,16 @@ __all__ = [
 
 
 class Category(StrEnum):
+    """What a report is about; routing rules are per category. (``conduct_online`` keeps its stored value but
+    covers a colleague's conduct anywhere.)"""
+
     ONLINE_ABUSE = "online_abuse"
     COLLEAGUE_BULLYING = "colleague_bullying"
     CONDUCT_ONLINE = "conduct_online"
     SAFEGUARDING = "safeguarding"
+    HEALTH_AND_SAFETY = "health_and_safety"
+    DATA_BREACH = "data_breach"
+    WRONGDOING = "wrongdoing"
     OTHER = "other"
 
     @property
@@ -56,8 +62,11 @@ class Category(StrEnum):
 _LABELS = {
     Category.ONLINE_ABUSE: "Online abuse or harassment aimed at me",
     Category.COLLEAGUE_BULLYING: "Bullying or harassment by a colleague",
-    Category.CONDUCT_ONLINE: "Concern about a colleague's conduct online",
+    Category.CONDUCT_ONLINE: "Concern about a colleague's conduct (online or at work)",
     Category.SAFEGUARDING: "Safeguarding concern about a child or vulnerable adult",
+    Category.HEALTH_AND_SAFETY: "An accident, injury, near miss or danger at work",
+    Category.DATA_BREACH: "Personal data lost, stolen or sent to the wrong person",
+    Category.WRONGDOING: "Fraud, misuse of money or other wrongdoing (whistleblowing)",
     Category.OTHER: "Something else",
 }
 _SHORT = {
@@ -65,6 +74,9 @@ _SHORT = {
     Category.COLLEAGUE_BULLYING: "bullying or harassment",
     Category.CONDUCT_ONLINE: "conduct concern",
     Category.SAFEGUARDING: "safeguarding",
+    Category.HEALTH_AND_SAFETY: "health and safety",
+    Category.DATA_BREACH: "data breach",
+    Category.WRONGDOING: "whistleblowing",
     Category.OTHER: "other concern",
 }
 

@@ -17,7 +17,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot.channels.keys import SERVICES, services_of
+from bot.channels.keys import RELOAD, SERVICES, services_of
 from bot.channels.services import Services
 from bot.config import Settings
 from bot.core.insights import build_report
@@ -32,8 +32,10 @@ RELOADS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("admin_reload_tasks")
 
 
 def mount(app: web.Application, settings: Settings) -> None:
-    """Add the admin routes (always mounted; they refuse everyone until a token is configured)."""
+    """Add the admin routes (always mounted; they refuse everyone until a token is configured), and offer
+    the reload to the web pages (the insights page's "Rebuild now")."""
     token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    app[RELOAD] = reload_services
     app.router.add_post("/admin/reload", _guard(token, _reload))
     app.router.add_get("/admin/insights", _guard(token, _insights))
 

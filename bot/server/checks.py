@@ -7,11 +7,15 @@ To add a check (channels, index ...), write ``async def check_x(settings) -> lis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.problems import Problem
+
+if TYPE_CHECKING:
+    from index.examples import ExampleQuestion
 
 __all__ = ["CHECKS", "Check", "CheckResult", "Problem", "run_checks", "summary"]
 
@@ -20,12 +24,15 @@ __all__ = ["CHECKS", "Check", "CheckResult", "Problem", "run_checks", "summary"]
 class Check:
     name: str
     run: Callable[[Settings], Awaitable[list[Problem]]]
+    #: Advisory findings are printed as warnings and do not fail the check (an overdue policy still serves).
+    advisory: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     name: str
     problems: tuple[Problem, ...]
+    advisory: bool = False
 
     @property
     def ok(self) -> bool:
@@ -105,8 +112,9 @@ async def check_channels(settings: Settings) -> list[Problem]:
 
 
 async def check_corpus(settings: Settings) -> list[Problem]:
-    """The documents load. (A missing or stale index is not a problem: the server builds it at start-up;
-    the summary says which, and `policybot index build` does it ahead of time.)"""
+    """The documents load, and what their owners should fix: overdue reviews, missing owners, sections without
+    text. (A missing or stale index is not a problem: the server builds it at start-up; the summary says which,
+    and `policybot index build` does it ahead of time.)"""
     from index.corpus import load_corpus
 
     try:
@@ -124,8 +132,23 @@ async def check_corpus(settings: Settings) -> list[Problem]:
     return []
 
 
-def index_status(settings: Settings) -> str:
-    """Built (and from what), stale, or not built: for the summary."""
+async def check_documents(settings: Settings) -> list[Problem]:
+    """What policy owners should fix (advisory): overdue or missing review dates, documents without an owner,
+    sections without text, and how each file was read (`policybot corpus check` prints the same)."""
+    from datetime import date
+
+    from index.corpus import load_corpus
+    from index.corpus_check import check_corpus as findings_of
+
+    try:
+        corpus = await asyncio.to_thread(load_corpus, settings.corpus_dir)
+    except Exception:
+        return []  # reported by the corpus check
+    return [Problem(f.entry, f.message, f.fix) for f in findings_of(corpus, date.today())]
+
+
+def index_status(settings: Settings, taught: Sequence[ExampleQuestion] = ()) -> str:
+    """Built (and from what), stale, or not built: for the summary (``taught``: the database's examples)."""
     from index.corpus import load_corpus
     from index.embed import resolve_model
     from index.store import current_manifest
@@ -135,7 +158,8 @@ def index_status(settings: Settings) -> str:
         return f"{settings.index_dir} (not built: built at start-up, or run `policybot index build`)"
     stale = []
     try:
-        if manifest.corpus_sha256 != load_corpus(settings.corpus_dir).sha256:
+        corpus = load_corpus(settings.corpus_dir).with_examples(taught)
+        if manifest.corpus_sha256 != corpus.sha256:
             stale.append("the corpus changed")
     except Exception:  # reported by check_corpus
         stale.append("the corpus does not load")
@@ -208,12 +232,13 @@ CHECKS: list[Check] = [
     Check("webhook", check_webhook),
     Check("channels", check_channels),
     Check("corpus", check_corpus),
+    Check("documents", check_documents, advisory=True),
     Check("model", check_model),
     Check("teams reach", check_teams_reach),
 ]
 
 
-def summary(settings: Settings) -> list[tuple[str, str]]:
+def summary(settings: Settings, taught: Sequence[ExampleQuestion] = ()) -> list[tuple[str, str]]:
     """What is configured, as (item, value) pairs safe to print: never a secret, database password hidden."""
     channels = [
         name
@@ -233,7 +258,7 @@ def summary(settings: Settings) -> list[tuple[str, str]]:
         ("listening on", f"{settings.host}:{settings.port} (links use {settings.base_url})"),
         ("database", database),
         ("encryption key", key),
-        ("index", index_status(settings)),
+        ("index", index_status(settings, taught)),
         ("model", settings.model),
         ("corpus", str(settings.corpus_dir)),
         ("directory", str(settings.directory_file)),
@@ -250,5 +275,5 @@ async def run_checks(settings: Settings, checks: list[Check] | None = None) -> l
             problems = await check.run(settings)
         except Exception as exc:
             problems = [Problem(check.name, f"the check itself failed: {type(exc).__name__}")]
-        results.append(CheckResult(check.name, tuple(problems)))
+        results.append(CheckResult(check.name, tuple(problems), check.advisory))
     return results

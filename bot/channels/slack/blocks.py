@@ -94,7 +94,7 @@ def _context(text: str) -> Block:
 
 def citation_line(c: Citation) -> str:
     """Document, section number and title, version and link: the context line under each quote."""
-    parts = [f"*{escape(c.doc_title)}*", f"section {escape(c.label)} {escape(c.section_title)}".strip()]
+    parts = [f"*{escape(c.doc_title)}*", escape(c.place)]
     if c.version:
         parts.append(f"version {escape(c.version)}")
     if c.url:
@@ -155,7 +155,7 @@ def prose(reply: Reply) -> str:
     """The reply's own words without the quotes it renders inline (the blocks show those as quotes)."""
     text = reply.text
     for c in reply.citations:
-        head = f"{c.label} {c.section_title}".strip()
+        head = c.heading
         text = text.replace(f"{head} ({c.doc_title}, version {c.version}):\n“{c.quote}”", "")
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
@@ -218,7 +218,7 @@ def fallback_text(reply: Reply) -> str:
     text = reply.text
     if reply.citations:
         c = reply.citations[0]
-        text += f"\n\n“{c.quote}” ({c.doc_title}, section {c.label})"
+        text += f"\n\n“{c.quote}” ({c.doc_title}, {c.place})"
     return text[:MAX_FALLBACK_TEXT]
 
 

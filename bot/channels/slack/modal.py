@@ -278,7 +278,7 @@ def policy_view(document: Document) -> dict[str, Any]:
     """The whole policy document, section by section (a modal holds 100 blocks of 3,000 characters)."""
     blocks: list[Block] = [section(f"*{escape(document.title)}* · version {escape(document.version)}")]
     for sec in document.sections:
-        blocks.append(section(f"*{escape(sec.label)} {escape(sec.title)}*"))
+        blocks.append(section(f"*{escape(f'{sec.label} {sec.title}'.strip())}*"))
         if sec.body.strip():
             blocks.extend(sections(sec.body.strip()))
     return _modal(CALLBACK_POLICY, "The policy", blocks)

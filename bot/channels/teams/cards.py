@@ -67,7 +67,7 @@ def _submit(title: str, action: str, **data: Any) -> dict[str, Any]:
 def _source_line(citation: Citation) -> str:
     version = f", version {citation.version}" if citation.version else ""
     title = f"[{citation.doc_title}]({citation.url})" if citation.url else citation.doc_title
-    return f"{title}, section {citation.label} {citation.section_title}{version}"
+    return f"{title}, {citation.place}{version}"
 
 
 def _quote_block(position: int, citation: Citation) -> dict[str, Any]:
@@ -111,13 +111,13 @@ def citation_entity(citations: Sequence[Citation]) -> dict[str, Any]:
     """Teams' AI message entity: its citation claims render as [n] references in the message text."""
     claims = []
     for position, c in enumerate(citations, start=1):
-        name = f"{c.doc_title} {c.label}"
+        name = f"{c.doc_title} {c.label or c.section_title}"
         abstract = c.quote if len(c.quote) <= _ABSTRACT_MAX else c.quote[: _ABSTRACT_MAX - 1] + "\u2026"
         appearance: dict[str, Any] = {
             "@type": "DigitalDocument",
             "name": name[:_NAME_MAX],
             "abstract": abstract,
-            "keywords": [f"section {c.label}"[:28]] + ([f"version {c.version}"[:28]] if c.version else []),
+            "keywords": [c.place[:28]] + ([f"version {c.version}"[:28]] if c.version else []),
         }
         if c.url:
             appearance["url"] = c.url

@@ -1,5 +1,6 @@
 """The web edge: the local console (a DM with policybot in the browser), the report form and "My reports",
-and the case dashboard with exports, all server-rendered and served by policybot itself.
+the case dashboard with exports, and the insights page where policy owners teach policybot, all
+server-rendered and served by policybot itself.
 
 ``mount(app, settings)`` adds the routes to the one application. The dashboard, sign-in and "My reports" are
 always mounted (Slack and Teams notices link to them); the console only when ``settings.console_enabled``, at
@@ -34,7 +35,7 @@ def mount(app: web.Application, settings: Settings) -> None:
 
     The page modules are imported here, not at the top, so `policybot cases login` (which only needs
     ``make_signin_link``) does not load the model stack."""
-    from bot.channels.web import cases, console, reports_form, signin
+    from bot.channels.web import cases, console, insights, reports_form, signin
     from bot.channels.web.auth import SessionStore
     from bot.channels.web.pages import (
         HERE,
@@ -69,6 +70,7 @@ def mount(app: web.Application, settings: Settings) -> None:
         app.router.add_get("/", _home, name="web.home")
     reports_form.routes(app)
     cases.routes(app)
+    insights.routes(app)
     signin.routes(app)
     app.router.add_static("/static", HERE / "static", name="static")
 

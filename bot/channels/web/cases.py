@@ -105,6 +105,7 @@ async def dashboard(request: web.Request, me: Person) -> web.StreamResponse:
             "include_closed": include_closed,
             "fmt": fmt,
             "is_admin": directory_of(request).is_admin(me.id),
+            "owns_policies": directory_of(request).owns_policies(me.id),
         },
     )
 
@@ -212,25 +213,7 @@ async def export_case(request: web.Request, me: Person) -> web.StreamResponse:
     return web.Response(body=body, content_type="application/pdf", headers=headers)
 
 
-@signed_in
-async def insights_page(request: web.Request, me: Person) -> web.StreamResponse:
-    """What staff could not find (the figures of `policybot insights`), for case administrators only."""
-    if not directory_of(request).is_admin(me.id):
-        return await render(
-            request,
-            "message.html",
-            {"title": "Not available", "text": "Insights are for case administrators."},
-            status=403,
-        )
-    from bot.core.insights import build_report
-
-    svc = services(request)
-    report = await build_report(svc.insights, svc.assistant.embedder)
-    return await render(request, "insights.html", {"report": report})
-
-
 def routes(app: web.Application) -> None:
-    app.router.add_get("/insights", insights_page, name="web.insights")
     app.router.add_get("/cases", dashboard, name="web.cases")
     app.router.add_get("/cases/{reference}", case_page, name="web.case")
     app.router.add_post("/cases/{reference}/{action}", act, name="web.case_action")
