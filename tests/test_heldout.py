@@ -92,3 +92,18 @@ def test_held_out_command_end_to_end(tmp_path: Path) -> None:
         for key in ("hit1", "answered_right_at_1", "false_abstention", "correct_abstention", "report_recall"):
             assert 0.0 <= figures[key] <= 1.0
         assert figures["hit1"] > 0.3  # far above chance (about 0.03 over 35 sections)
+
+
+def test_pooled_figures_weight_each_rate_by_the_messages_it_is_a_share_of() -> None:
+    from bot.devtools.figures import DocFigures, pooled
+
+    big = DocFigures(answerable=30, unanswerable=10, reports=10, hit1=1.0, correct_abstention=0.5)
+    big.report_recall, big.questions_flagged = 1.0, 0.0
+    small = DocFigures(answerable=10, unanswerable=30, reports=0, hit1=0.0, correct_abstention=1.0)
+    small.questions_flagged = 0.5
+    both = pooled([big, small])
+    assert (both.answerable, both.unanswerable, both.reports) == (40, 40, 10)
+    assert both.hit1 == 0.75  # 30 of 40 answerable questions
+    assert both.correct_abstention == 35 / 40
+    assert both.report_recall == 1.0  # a document without reports does not dilute recall
+    assert both.questions_flagged == 20 / 80

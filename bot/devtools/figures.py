@@ -11,7 +11,7 @@ from typing import Any
 from bot.devtools.evaluation import EvalItem, ranking
 from bot.domain import Intent, Reply, ReplyKind
 
-__all__ = ["DocFigures", "score"]
+__all__ = ["DocFigures", "pooled", "score"]
 
 
 @dataclass
@@ -94,3 +94,27 @@ def score(items: Sequence[EvalItem], replies: Sequence[Reply], bodies: dict[str,
     questions = f.answerable + f.unanswerable
     f.questions_flagged = flagged_questions / questions if questions else 0.0
     return f
+
+
+def pooled(figures: Sequence[DocFigures]) -> DocFigures:
+    """Every document's messages counted as one set: each rate weighted by the messages it is a share of, so a
+    document with many questions counts for more than one with few (what "overall" means in the README)."""
+    out = DocFigures()
+    out.answerable = sum(f.answerable for f in figures)
+    out.unanswerable = sum(f.unanswerable for f in figures)
+    out.reports = sum(f.reports for f in figures)
+
+    def mean(rate: str, weight: str) -> float:
+        total = sum(getattr(f, weight) for f in figures)
+        return sum(getattr(f, rate) * getattr(f, weight) for f in figures) / total if total else 0.0
+
+    for rate in ("hit1", "hit3", "answered_right_at_1", "false_abstention"):
+        setattr(out, rate, mean(rate, "answerable"))
+    out.correct_abstention = mean("correct_abstention", "unanswerable")
+    out.report_recall = mean("report_recall", "reports")
+    questions = out.answerable + out.unanswerable
+    flagged = sum(f.questions_flagged * (f.answerable + f.unanswerable) for f in figures)
+    out.questions_flagged = flagged / questions if questions else 0.0
+    out.verbatim_checked = sum(f.verbatim_checked for f in figures)
+    out.verbatim_violations = sum(f.verbatim_violations for f in figures)
+    return out
