@@ -132,6 +132,11 @@ def markdown_tables(report: HeldOutReport) -> list[str]:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    violations = sum(f.verbatim_violations for docs in report.figures.values() for f in docs.values())
+    checked = sum(f.verbatim_checked for docs in report.figures.values() for f in docs.values())
+    lines.append(
+        f"Quotes: {checked} quoted sentences checked against their source, {violations} not verbatim."
+    )
     return lines
 
 
