@@ -2,9 +2,11 @@
 
 Conversation (DMs, @mentions answered in the thread, the assistant container), ``/policy``, the report modal
 and its shortcuts, case buttons and App Home all live here; every Web API call goes through one
-``AsyncWebClient`` whose base URL is ``SLACK_API_URL``. Bolt verifies signatures (bad or older than five
-minutes: 401, nothing runs), a middleware claims each ``event_id`` in the shared database so a retried event
-is answered once across every replica, and answer work runs after the acknowledgement.
+``AsyncWebClient`` whose base URL is ``SLACK_API_URL``. Over HTTP the route (``__init__.py``) has already
+checked the signature and the payload's shape (``messages.shape_problem``) before Bolt verifies the signature
+again (bad or older than five minutes: 401, nothing runs); a middleware claims each ``event_id`` in the
+shared database so a retried event is answered once across every replica, and answer work runs after the
+acknowledgement.
 """
 
 from __future__ import annotations

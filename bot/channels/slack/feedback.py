@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.channels.services import Services
 from bot.channels.slack.blocks import parse_feedback_value
+from bot.channels.slack.messages import has_nul
 from bot.domain import Channel
 
 __all__ = ["FeedbackListeners"]
@@ -25,7 +26,11 @@ class FeedbackListeners:
         latest wins); a single upsert is well inside the 3 seconds."""
         try:
             data = parse_feedback_value(str(action.get("value", "")))
-        except ValueError:
+        except (ValueError, RecursionError):
+            data = {}
+        sections = data.get("s") or []
+        readable = _optional_str(data.get("d"), data.get("v")) and isinstance(sections, list)
+        if not data or not readable or has_nul(data):  # NUL: PostgreSQL cannot store it
             await ack()
             log.warning("slack feedback with an unreadable value ignored")
             return
@@ -38,7 +43,7 @@ class FeedbackListeners:
                 channel=Channel.SLACK.value,
                 doc_id=data.get("d"),
                 doc_version=data.get("v"),
-                sections=[str(s) for s in data.get("s") or []],
+                sections=[str(s) for s in sections],
             )
         finally:
             await ack()
@@ -49,3 +54,7 @@ class FeedbackListeners:
                 else "Thanks for telling me; it helps improve the answers."
             )
             await respond(text=thanks, response_type="ephemeral", replace_original=False)
+
+
+def _optional_str(*values: object) -> bool:
+    return all(v is None or isinstance(v, str) for v in values)

@@ -152,16 +152,25 @@ def report_view(*, evidence: str = "", source: str = "") -> dict[str, Any]:
     }
 
 
-def _value(values: dict[str, Any], block: str) -> Any:
-    return values.get(block, {}).get(block, {})
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _value(values: dict[str, Any], block: str) -> dict[str, Any]:
+    return _dict(_dict(values.get(block)).get(block))
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def parse_submission(view: dict[str, Any], directory: Directory) -> Submission:
-    """The form's state as a Submission (validation happens in the reports core)."""
-    values = view.get("state", {}).get("values", {})
-    selected = _value(values, "category").get("selected_option") or {}
-    subject_slack = _value(values, "subject_user").get("selected_user")
-    subject_text = (_value(values, "subject_text").get("value") or "").strip()
+    """The form's state as a Submission (validation happens in the reports core). The edge has checked the
+    payload's shape; anything of another kind still counts as not filled in rather than failing here."""
+    values = _dict(_dict(view.get("state")).get("values"))
+    selected = _dict(_value(values, "category").get("selected_option"))
+    subject_slack = _str(_value(values, "subject_user").get("selected_user"))
+    subject_text = _str(_value(values, "subject_text").get("value")).strip()
     subject_person_id = None
     if subject_slack:
         person = directory.by_slack_id(subject_slack)
@@ -169,15 +178,16 @@ def parse_submission(view: dict[str, Any], directory: Directory) -> Submission:
             subject_person_id = person.id
         else:  # someone on Slack but not in the directory: keep who it is, in words
             subject_text = (f"<@{subject_slack}> " + subject_text).strip()
-    options = {o.get("value") for o in _value(values, "options").get("selected_options") or []}
-    evidence = tuple(line.strip() for line in (_value(values, "evidence").get("value") or "").splitlines())
-    if not selected.get("value"):
+    chosen = _value(values, "options").get("selected_options")
+    options = {_str(_dict(o).get("value")) for o in chosen} if isinstance(chosen, list) else set()
+    evidence = tuple(line.strip() for line in _str(_value(values, "evidence").get("value")).splitlines())
+    if not _str(selected.get("value")):
         raise InputError("Please choose what kind of concern it is.", field="category")
     return Submission(
         category=selected["value"],
-        description=_value(values, "description").get("value") or "",
-        where=_value(values, "where").get("value") or "",
-        when=_value(values, "when").get("value") or "",
+        description=_str(_value(values, "description").get("value")),
+        where=_str(_value(values, "where").get("value")),
+        when=_str(_value(values, "when").get("value")),
         subject_person_id=subject_person_id,
         subject_text=subject_text,
         evidence=tuple(e for e in evidence if e),

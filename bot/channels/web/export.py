@@ -29,7 +29,7 @@ _EVENT_LABELS = {
     EventKind.NOTIFIED: "Notice queued",
     EventKind.DELIVERED: "Notice delivered",
     EventKind.UNDELIVERABLE: "Notice undeliverable",
-    EventKind.DELIVERY_FAILED: "Notice failed",
+    EventKind.DELIVERY_FAILED: "Notice not yet delivered (still retrying)",
     EventKind.READ: "Case opened",
     EventKind.ACCESS_REFUSED: "Access refused",
     EventKind.ACKNOWLEDGED: "Acknowledged",
