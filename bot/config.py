@@ -120,6 +120,32 @@ class Settings(BaseSettings):
     teams_service_url: str | None = Field(
         None, validation_alias=_env("POLICYBOT_TEAMS_SERVICE_URL", "teams_service_url")
     )
+    #: Where the Bot Framework's token signing keys are published (OpenID metadata naming the JWKS), how long
+    #: one fetch may take, how often the keys are refreshed, and how long a failed fetch is remembered.
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        validation_alias=_env("POLICYBOT_TEAMS_OPENID_METADATA_URL", "teams_openid_metadata_url"),
+    )
+    teams_keys_timeout: float = Field(
+        5.0, gt=0, le=60, validation_alias=_env("POLICYBOT_TEAMS_KEYS_TIMEOUT", "teams_keys_timeout")
+    )
+    teams_keys_refresh_seconds: float = Field(
+        6 * 3600.0,
+        gt=0,
+        validation_alias=_env("POLICYBOT_TEAMS_KEYS_REFRESH_SECONDS", "teams_keys_refresh_seconds"),
+    )
+    teams_keys_retry_seconds: float = Field(
+        30.0, gt=0, validation_alias=_env("POLICYBOT_TEAMS_KEYS_RETRY_SECONDS", "teams_keys_retry_seconds")
+    )
+    #: Where the bot gets its own OAuth token for replies and notices ("{url}/{tenant}/oauth2/v2.0/token"), and
+    #: how long one fetch may take.
+    teams_login_url: str = Field(
+        "https://login.microsoftonline.com",
+        validation_alias=_env("POLICYBOT_TEAMS_LOGIN_URL", "teams_login_url"),
+    )
+    teams_token_timeout: float = Field(
+        10.0, gt=0, le=60, validation_alias=_env("POLICYBOT_TEAMS_TOKEN_TIMEOUT", "teams_token_timeout")
+    )
 
     # --- reports -------------------------------------------------------------------------------------------
     webhook_url: str | None = Field(None, validation_alias=_env("POLICYBOT_WEBHOOK_URL", "webhook_url"))
