@@ -1,4 +1,4 @@
-"""`policybot db migrate|status`: bring the schema up to date (a deployment step, e.g. the Kubernetes Job)
+"""`policybot db migrate|status|start-over`: bring the schema up to date (a deployment step, e.g. the Kubernetes Job)
 or say whether it is. Servers also migrate at start-up; this lets a deployment do it once, before them."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import typer
 from bot.cli._common import console, fail, settings
 from bot.errors import PolicybotError
 from bot.storage.crypto import Keys
-from bot.storage.database import Database, create_engine
+from bot.storage.database import Database, create_engine, forget_database
 
 __all__ = ["register"]
 
@@ -60,6 +60,23 @@ def status() -> None:
     if not current:
         fail("database schema is behind: run `policybot db migrate`")
     console.print("database schema is current")
+
+
+@db_app.command("start-over")
+def start_over() -> None:
+    """After the SQLite file was lost for good: let the next start create an empty database (needs the file
+    to be gone; a backup restored in its place is always better)."""
+    cfg = settings()
+    if cfg.database_url:
+        fail("start-over is for the local SQLite file; DATABASE_URL is set")
+    try:
+        removed = forget_database(cfg.sqlite_path)
+    except PolicybotError as exc:
+        fail(str(exc))
+    if removed:
+        console.print(f"the next start creates an empty database at {cfg.sqlite_path}")
+    else:
+        console.print("nothing to do: no marker of a lost database")
 
 
 def register(app: typer.Typer) -> None:

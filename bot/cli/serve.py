@@ -11,7 +11,8 @@ import logging
 
 import typer
 
-from bot.cli._common import console, settings
+from bot.cli._common import console, fail, settings
+from bot.errors import PolicybotError
 
 __all__ = ["register"]
 
@@ -58,14 +59,17 @@ def serve(
     app.on_startup.append(announce)
     app.on_shutdown.append(stopping)
     install_sighup(app)  # SIGHUP reloads the index, like POST /admin/reload
-    web.run_app(
-        app,
-        host=cfg.host,
-        port=cfg.port,
-        print=None,
-        access_log=None,  # the middleware logs each request (route template, hashed user, no query string)
-        shutdown_timeout=SHUTDOWN_SECONDS,
-    )
+    try:
+        web.run_app(
+            app,
+            host=cfg.host,
+            port=cfg.port,
+            print=None,
+            access_log=None,  # the middleware logs each request (route template, hashed user, no query string)
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
+    except PolicybotError as exc:  # e.g. the database file is missing, or the key does not match: say why
+        fail(str(exc))
     log.info("policybot stopped")
 
 

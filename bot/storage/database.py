@@ -4,6 +4,11 @@ SQLite (aiosqlite, under var/) by default, PostgreSQL (asyncpg) when DATABASE_UR
 ``bot/storage/migrations`` and run programmatically at start-up; on PostgreSQL an advisory lock serialises
 replicas that start together. An encrypted sentinel row proves the configured key is the one the data was
 written with, so a lost key stops start-up loudly instead of producing garbage later.
+
+A SQLite file that vanished is never silently replaced by an empty one: when a database is first created a
+marker file is written beside it (``var/database.marker``), and while the marker says a database existed,
+opening refuses (naming the missing path) until it is restored or ``policybot db start-over`` is run. The file
+and its -wal/-shm companions are created 0600 (SQLite gives its companions the main file's mode).
 """
 
 from __future__ import annotations
@@ -29,11 +34,11 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, Inter
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.config import Settings
-from bot.errors import KeyMismatch, StorageUnavailable
+from bot.errors import ConfigError, KeyMismatch, StorageUnavailable
 from bot.storage.crypto import Keys, load_keys
 from bot.storage.schema import meta
 
-__all__ = ["MIGRATIONS_DIR", "Database", "is_outage"]
+__all__ = ["MARKER_FILE_NAME", "MIGRATIONS_DIR", "Database", "forget_database", "is_outage"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ _SENTINEL_TEXT = "policybot key check v1"
 READ_ONLY = "policybot_read_only"
 #: How long a transaction waits for its turn on SQLite (the busy timeout set on each connection, in seconds).
 SQLITE_WAIT_S = 30.0
+#: Written beside the SQLite file when it is first created; its presence with the file missing stops start-up.
+MARKER_FILE_NAME = "database.marker"
 _OUTAGE = "The database cannot be reached, so nothing was saved. Please try again in a few minutes."
 
 
@@ -74,8 +81,12 @@ class Database:
     async def open(cls, settings: Settings, *, keys: Keys | None = None, migrate: bool = True) -> Database:
         """Connect, bring the schema up to date (unless ``migrate`` is False) and verify the key."""
         url = settings.effective_database_url
+        local = not settings.database_url
         if url.startswith("sqlite"):
             settings.var_dir.mkdir(parents=True, exist_ok=True)
+        if local:
+            _refuse_lost_database(settings.sqlite_path)
+            _create_private(settings.sqlite_path)
         engine = create_engine(url)
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             await asyncio.to_thread(_ensure_wal, str(engine.url.database))
@@ -84,10 +95,9 @@ class Database:
             if migrate:
                 await db.upgrade()
             await db.check_key()
-            if not settings.database_url and settings.sqlite_path.exists():
-                settings.sqlite_path.chmod(
-                    0o600
-                )  # encrypted, but its metadata is still nobody else's business
+            if local:
+                _make_private(settings.sqlite_path)  # encrypted, but its metadata is nobody else's business
+                _write_marker(settings.sqlite_path)
         except BaseException:
             await db.dispose()
             raise
@@ -264,6 +274,55 @@ def _ensure_wal(path: str) -> None:
             if attempt == 99 or "locked" not in str(exc):
                 raise
             time.sleep(0.05)
+
+
+def _marker(path: Path) -> Path:
+    return path.parent / MARKER_FILE_NAME
+
+
+def _refuse_lost_database(path: Path) -> None:
+    """The marker says a database was here but the file is gone: stop rather than start an empty one."""
+    marker = _marker(path)
+    if marker.exists() and not path.exists():
+        raise ConfigError(
+            f"The database file {path} is missing, but {marker} shows a database was created there. "
+            "Refusing to start with an empty one: every stored report would be lost. Restore the file from "
+            "a backup, or, to really start over, run `policybot db start-over`."
+        )
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file 0600 before SQLite does (its -wal and -shm then get the same mode)."""
+    if path.exists():
+        return
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _make_private(path: Path) -> None:
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+
+
+def _write_marker(path: Path) -> None:
+    marker = _marker(path)
+    if path.exists() and not marker.exists():
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"{path.name}\n")
+
+
+def forget_database(path: Path) -> bool:
+    """Start over on purpose: remove the marker of a missing database. False when there was none to remove."""
+    marker = _marker(path)
+    if path.exists():
+        raise ConfigError(f"{path} exists: move it aside first if you really mean to start over.")
+    if not marker.exists():
+        return False
+    marker.unlink()
+    return True
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:

@@ -12,7 +12,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bot.channels.keys import services_of
 from bot.channels.web.auth import COOKIE, Session, SessionStore, csrf_token
 from bot.config import Settings
+from bot.errors import StorageUnavailable
 from bot.reports.directory import Directory, Person
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ CSP = (
 )
 _SESSION: web.RequestKey[Session | None] = web.RequestKey("policybot.session")
 _NEW_SESSION: web.RequestKey[Session] = web.RequestKey("policybot.new_session")
+#: Set when the session could not be read because the database is down (see ``security_middleware``).
+STORAGE_DOWN: web.RequestKey[bool] = web.RequestKey("policybot.storage_down")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -169,7 +172,14 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
     state = web_state(request)
     if _arrived_without_strict_cookie(request):
         return _bounce(request)
-    request[_SESSION] = await state.sessions.get(request.cookies.get(COOKIE))
+    try:
+        request[_SESSION] = await state.sessions.get(request.cookies.get(COOKIE))
+    except StorageUnavailable:
+        # The database is down: the cookie alone still checks the CSRF token, so a form can come back with
+        # what was typed and "not saved" (503) instead of the typed text being lost to a bare error.
+        token = request.cookies.get(COOKIE)
+        request[_SESSION] = Session(token, None, None, datetime.now(UTC)) if token else None
+        request[STORAGE_DOWN] = True
     if request.method == "POST" and not await _csrf_ok(request):
         log.info("web: POST %s refused: missing or wrong CSRF token", route.name)
         response: web.StreamResponse = await render(

@@ -2,7 +2,9 @@
 
 Reports are filed as the person the browser is signed in as (or, in local mode, acting as) through
 ``CaseService.submit`` with the form's hidden submission key, so a double click or a resent form files one
-case. An error is shown beside its field and everything typed comes back in the form; nothing is lost.
+case. An error is shown beside its field and everything typed comes back in the form; nothing is lost, even when
+the database is down before the handler runs (the session cannot be read): then the form comes back, typed
+text and all, with "not saved" and HTTP 503.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.web.pages import directory_of, ensure_session, identity, render, services, web_state
+from bot.channels.web.pages import (
+    STORAGE_DOWN,
+    directory_of,
+    ensure_session,
+    identity,
+    render,
+    services,
+    web_state,
+)
 from bot.domain import Channel
 from bot.errors import InputError, StorageUnavailable
 from bot.reports.directory import Person
@@ -85,7 +95,13 @@ async def submit(request: web.Request) -> web.StreamResponse:
     values: dict[str, Any] = {name: str(form.get(name, "")) for name in (*FIELDS, "key", "as_person")}
     for flag in FLAGS:
         values[flag] = form.get(flag) == "on"
-    me = identity(request) or await _choose_reporter(request, values["as_person"])
+    try:
+        if request.get(STORAGE_DOWN):
+            raise StorageUnavailable(NOT_SAVED)
+        me = identity(request) or await _choose_reporter(request, values["as_person"])
+    except StorageUnavailable:
+        log.warning("web report: not saved (database unavailable)")
+        return await _form(request, values, problem=NOT_SAVED, status=503)
     if me is None:
         errors = {"as_person": "Choose who you are before sending a report."}
         return await _form(request, values, errors=errors, status=400)
