@@ -3,7 +3,9 @@
 It records what the bot sends the way Teams receives it: replies and sends (POST .../activities[/id]),
 updates (PUT), typing activities, and conversation creations (POST /v3/conversations), with conversation ids
 percent-decoded from the raw path. ``forbid(user)`` makes it answer 403 for that user, as Teams does when the
-app is not installed for them (creating their chat, or posting into a conversation of theirs).
+app is not installed for them (creating their chat, or posting into a conversation of theirs). ``hold()``
+keeps the answer to the next message send back (the message itself has arrived) until ``release()``: a worker
+killed while Teams was answering.
 """
 
 from __future__ import annotations
@@ -72,11 +74,12 @@ class FakeConnector:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     #: conversation id -> the user it was created for (so 403s follow the user into their chat).
     _members: dict[str, str] = field(default_factory=dict)
+    _held: asyncio.Event | None = None
 
     async def start(self) -> FakeConnector:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -85,6 +88,7 @@ class FakeConnector:
         return self
 
     async def stop(self) -> None:
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -94,6 +98,15 @@ class FakeConnector:
 
     def clear(self) -> None:
         self.records.clear()
+
+    def hold(self) -> None:
+        """The next message send (or reply) arrives and is recorded, but is answered only on ``release()``."""
+        self._held = asyncio.Event()
+
+    def release(self) -> None:
+        if self._held is not None:
+            self._held.set()
+        self._held = None
 
     # --- queries ----------------------------------------------------------------------------------------
     def of(self, kind: str, conversation: str | None = None) -> list[Sent]:
@@ -157,6 +170,10 @@ class FakeConnector:
             kind = "reply" if len(parts) > 4 else "send"
         new_id = f"activity-{next(self._ids)}"
         await self._record(Sent(kind, request.method, raw, conversation, body, now, new_id))
+        held = self._held
+        if held is not None and kind in ("send", "reply"):
+            self._held = None
+            await held.wait()
         return web.json_response({"id": new_id}, status=200)
 
     async def _record(self, sent: Sent, *, forbidden: bool = False) -> None:

@@ -2,7 +2,11 @@
 
 Records every call (method, decoded params, headers); answers the way Slack does (``{"ok": true, ...}``,
 ``{"ok": false, "error": ...}`` with HTTP 429 + Retry-After for ``ratelimited``). ``fail(method, ...)`` queues
-failures. Also here: signing and the payload shapes Slack sends to the app (slash command form bodies,
+failures. Posted messages are kept per channel with their ``metadata`` (``chat.postMessage`` sends it as a
+JSON object) and ``conversations.history`` answers from them, newest first, filtered by ``oldest`` and
+``limit``, metadata included only with ``include_all_metadata``, as Slack does. ``hold(method)`` keeps the next
+call's response back (the call itself has taken effect) until ``release()``: a worker killed mid-post.
+Also here: signing and the payload shapes Slack sends to the app (slash command form bodies,
 ``event_callback`` JSON, ``payload=`` interactions), per PROTOCOLS.md.
 """
 
@@ -82,6 +86,10 @@ class FakeSlack:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _changed: asyncio.Condition | None = None
+    #: channel -> messages posted there (as conversations.history returns them), oldest first.
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _held: dict[str, asyncio.Event] = field(default_factory=dict)
+    _last_ts: float = 0.0
     port: int = 0
 
     @property
@@ -100,7 +108,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/link", self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -109,6 +117,7 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        self.release()
         for ws in self.sockets:
             await ws.close()
         if self._runner is not None:
@@ -128,6 +137,15 @@ class FakeSlack:
         self._failures.setdefault(method, []).extend(
             _Failure(status, error, retry_after if status == 429 else None) for _ in range(times)
         )
+
+    def hold(self, method: str) -> None:
+        """The next call of ``method`` takes effect but gets no answer until ``release()``."""
+        self._held[method] = asyncio.Event()
+
+    def release(self) -> None:
+        for event in self._held.values():
+            event.set()
+        self._held.clear()
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -178,7 +196,49 @@ class FakeSlack:
             return web.json_response(
                 {"ok": False, "error": failure.error}, status=failure.status, headers=headers
             )
-        return web.json_response(self._answer(method, params))
+        answer = self._answer(method, params)
+        held = self._held.get(method)
+        if held is not None:
+            self._held.pop(method, None)
+            await held.wait()
+        return web.json_response(answer)
+
+    def _post(self, params: dict[str, Any]) -> str:
+        """Keep a posted message the way conversations.history returns it; returns its ts."""
+        ts = f"{max(time.time(), self._last_ts + 0.000001):.6f}"
+        self._last_ts = float(ts)
+        message: dict[str, Any] = {
+            "type": "message",
+            "subtype": "bot_message",
+            "text": params.get("text", ""),
+            "ts": ts,
+            "bot_id": AUTH_TEST["bot_id"],
+            "app_id": "A0POLICYBOT",
+        }
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            message["metadata"] = metadata
+        self.history.setdefault(str(params.get("channel")), []).append(message)
+        return ts
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        oldest = float(params.get("oldest") or 0)
+        limit = int(params.get("limit") or 100)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        found = [m for m in self.history.get(str(params.get("channel")), []) if float(m["ts"]) > oldest]
+        newest_first = list(reversed(found))
+        page = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
+        return {
+            "ok": True,
+            "messages": page[:limit],
+            "has_more": len(page) > limit,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -188,7 +248,17 @@ class FakeSlack:
             if users in self.unreachable:
                 return {"ok": False, "error": "user_not_found"}
             return {"ok": True, "channel": {"id": "D" + users.lstrip("UW")[:10]}}
-        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+        if method == "conversations.history":
+            return self._history(params)
+        if method == "chat.postMessage":
+            ts = self._post(params)
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "ts": ts,
+                "message": self.history[str(params.get("channel"))][-1],
+            }
+        if method in ("chat.update", "chat.postEphemeral"):
             ts = f"{1700000000 + next(self._ts)}.000100"
             return {
                 "ok": True,

@@ -140,8 +140,10 @@ async def test_two_replicas_deliver_every_notice_exactly_once(
             for port, proc, log in zip(ports, procs, logs, strict=True):
                 await wait_ready(session, port, proc, log)
             references = [await file_report(cli_env, c, d) for c, d in REPORTS]
-            expected = 2 * sum(c == "safeguarding" for c, _ in REPORTS) + sum(
-                c != "safeguarding" for c, _ in REPORTS
+            expected = (  # DSL and deputy for safeguarding, else one; and each reporter's confirmation
+                2 * sum(c == "safeguarding" for c, _ in REPORTS)
+                + sum(c != "safeguarding" for c, _ in REPORTS)
+                + len(REPORTS)
             )
             await receiver.wait_for(expected, timeout=120)
             await asyncio.sleep(2.0)  # ten more polls by each worker: nothing more may arrive

@@ -1,5 +1,5 @@
 """Delivery: the webhook notifier against a real receiver on 127.0.0.1 (500s, timeouts, recovery, 4xx),
-signatures, backoff, giving up, and how the registry picks a notifier per recipient."""
+signatures, backoff, running out of fast retries (never giving up), and how the registry picks a notifier per recipient."""
 
 from __future__ import annotations
 
@@ -64,12 +64,12 @@ async def safeguarding(reports: Reports) -> str:
 async def test_500s_and_timeouts_then_recovery_deliver_exactly_once(
     reports: Reports, receiver: WebhookReceiver, clock: FakeClock
 ) -> None:
-    reference = await safeguarding(reports)  # two recipients: DSL and deputy DSL
-    receiver.script = ["500", "hang", "503", "hang"]
-    await reports.worker.run_once()  # 500 and a timeout
-    assert sum(receiver.delivered.values()) == 0
+    reference = await safeguarding(reports)  # two recipients: DSL and deputy DSL (and the reporter's receipt)
+    receiver.script = ["500", "hang", "200", "503", "hang"]
+    await reports.worker.run_once()  # 500 and a timeout (the reporter's confirmation goes through)
+    assert dict(receiver.delivered) == {f"{reference}/reporter/received": 1}
     await reports.worker.run_once()  # nothing is due yet: backing off
-    assert len(receiver.requests) == 2
+    assert len(receiver.requests) == 3
     clock.advance(minutes=20)
     await reports.worker.run_once()  # 503 and a timeout again
     clock.advance(minutes=20)
@@ -77,14 +77,18 @@ async def test_500s_and_timeouts_then_recovery_deliver_exactly_once(
     for _ in range(3):
         clock.advance(minutes=5)  # (within the 1-hour deadline: no escalation notices)
         await reports.worker.run_once()
-    assert receiver.delivered == {f"{reference}/priya.shah/new_case": 1, f"{reference}/tom.reid/new_case": 1}
+    assert receiver.delivered == {
+        f"{reference}/priya.shah/new_case": 1,
+        f"{reference}/tom.reid/new_case": 1,
+        f"{reference}/reporter/received": 1,
+    }
     assert receiver.bad_signatures == 0
     async with reports.db.transaction() as conn:
         rows = (await conn.execute(select(outbox.c.status, outbox.c.attempts, outbox.c.last_error))).all()
-    assert sorted(rows) == [("delivered", 2, None), ("delivered", 2, None)]
+    assert sorted(rows) == [("delivered", 0, None), ("delivered", 2, None), ("delivered", 2, None)]
     view = await reports.service.show(reference, reports.directory.person("priya.shah"))  # type: ignore[arg-type]
     delivered = [e for e in view.chronology if e.kind == EventKind.DELIVERED]
-    assert len(delivered) == 2 and {e.data["channel"] for e in delivered} == {"webhook"}
+    assert len(delivered) == 3 and {e.data["channel"] for e in delivered} == {"webhook"}
 
 
 async def test_notices_are_bland_and_signed_over_the_exact_body(
@@ -92,13 +96,16 @@ async def test_notices_are_bland_and_signed_over_the_exact_body(
 ) -> None:
     reference = await safeguarding(reports)
     await reports.worker.run_once()
-    assert len(receiver.requests) == 2
+    assert len(receiver.requests) == 3  # DSL, deputy DSL, and the reporter's confirmation
     first = receiver.requests[0]
     assert first["text"] == (
         f"A new concern ({reference}, safeguarding) has been routed to you. Open it in policybot."
     )
     assert first["link"] == f"{reports.settings.base_url}/cases/{reference}"
     assert first["recipient"]["person_id"] == "priya.shah" and first["recipient"]["slack_id"] == "U0PRIYA01"
+    receipt = receiver.requests[2]
+    assert receipt["recipient"]["person_id"] == "sam.patel" and receipt["event"] == "received"
+    assert reference in receipt["text"] and receipt["link"] == f"{reports.settings.base_url}/reports"
     dumped = json.dumps(receiver.requests)
     assert "Nobody may read" not in dumped and "Sam" not in dumped and "Priya" not in dumped
 
@@ -122,12 +129,19 @@ async def test_a_4xx_is_undeliverable_and_the_case_moves_on(
     await reports.worker.run_once()  # jo.evans: 404 -> undeliverable -> HR (next in line) notified
     await reports.worker.run_once()
     keys = set(receiver.delivered)
-    assert keys == {f"{receipt.reference}/helen.ward/escalated"}
+    ref = receipt.reference  # the case administrators are told too (priya.shah, helen.ward)
+    assert keys == {f"{ref}/helen.ward/escalated", f"{ref}/reporter/received"}
+    # ... by another channel than the one failing (here the notifications log, not the webhook)
+    logged = (reports.settings.var_dir / "notifications.log").read_text()
+    assert f"to=priya.shah key={ref}/priya.shah/undelivered" in logged
+    assert f"to=helen.ward key={ref}/helen.ward/undelivered" in logged
     view = await reports.service.show(receipt.reference, reports.directory.person("helen.ward"))  # type: ignore[arg-type]
     assert [e.data.get("error") for e in view.chronology if e.kind == EventKind.UNDELIVERABLE] == ["http 404"]
 
 
-async def test_giving_up_after_max_attempts_moves_the_case_on(reports: Reports, clock: FakeClock) -> None:
+async def test_running_out_of_fast_retries_moves_the_case_on_without_giving_up(
+    reports: Reports, clock: FakeClock
+) -> None:
     slack = ScriptedNotifier("slack", answers={"jo.evans": "retry"})
     reports.notifiers.register(slack)
     reports.worker.retry = RetryPolicy(base_seconds=1, cap_seconds=10, max_attempts=3)
@@ -143,15 +157,23 @@ async def test_giving_up_after_max_attempts_moves_the_case_on(reports: Reports, 
     view = await reports.service.show(receipt.reference, reports.directory.person("helen.ward"))  # type: ignore[arg-type]
     kinds = [e.kind for e in view.chronology]
     assert kinds.count(EventKind.DELIVERY_FAILED) == 1 and kinds.count(EventKind.ESCALATED) == 1
+    async with reports.db.transaction() as conn:
+        status = (
+            await conn.execute(select(outbox.c.status).where(outbox.c.recipient == "jo.evans"))
+        ).scalar_one()
+    assert status == "pending"  # still retried (hourly): see test_undelivered.py
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     policy = RetryPolicy(base_seconds=5, cap_seconds=900)
     rng = random.Random(1)
-    for attempt, ceiling in [(1, 5), (2, 10), (3, 20), (6, 160), (12, 900), (30, 900)]:
+    for attempt, ceiling in [(1, 5), (2, 10), (3, 20), (6, 160), (11, 900)]:
         delays = {policy.delay(attempt, rng) for _ in range(20)}
         assert all(timedelta(seconds=ceiling / 2) <= d <= timedelta(seconds=ceiling) for d in delays)
         assert len(delays) > 1  # jittered
+    for attempt in (12, 30, 500):  # fast retries spent: hourly from then on, never given up
+        delays = {policy.delay(attempt, rng) for _ in range(20)}
+        assert all(timedelta(minutes=54) <= d <= timedelta(hours=1) for d in delays)
 
 
 async def test_registry_prefers_channels_and_the_reporters_own_channel(tmp_path: Path) -> None:

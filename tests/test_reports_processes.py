@@ -103,6 +103,7 @@ async def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
     assert filed.returncode == 0, err.decode()
     reference = out.decode().split("Report saved: ")[1].split()[0]
     key = f"{reference}/jo.evans/new_case"
+    receipt_key = f"{reference}/reporter/received"  # the reporter's confirmation, also from the outbox
 
     receiver.script = ["hang"]  # the first attempt reaches the receiver and gets no answer ...
     first = await start_worker(env, tmp_path / "worker1.log")
@@ -119,13 +120,13 @@ async def test_worker_killed_mid_delivery_delivers_exactly_once_after_restart(
         await asyncio.sleep(1.5)  # several more polls: nothing more may arrive
     finally:
         assert await stop(second) == 0
-    assert receiver.delivered == {key: 1}
+    assert receiver.delivered == {key: 1, receipt_key: 1}
 
     reports = await open_reports(settings)
     try:
         async with reports.db.transaction() as conn:
             rows = (await conn.execute(select(outbox.c.status, outbox.c.recipient))).all()
-        assert rows == [("delivered", "jo.evans")]
+        assert sorted(rows) == [("delivered", "jo.evans"), ("delivered", "reporter")]
     finally:
         await reports.close()
 
@@ -138,13 +139,13 @@ async def test_two_workers_never_deliver_twice(
     reports = await open_reports(settings)  # opened first: migrations done before the workers start
     workers = [await start_worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
-        for i in range(10):  # safeguarding: two recipients each -> 20 notices
+        for i in range(10):  # safeguarding: two recipients and the reporter's confirmation -> 30 notices
             await reports.service.submit(
                 Submission(category="safeguarding", description=f"Concern {i}."),
                 Reporter(Channel.LOCAL, "sam.patel", "sam.patel"),
                 idempotency_key=f"k{i}",
             )
-        await receiver.wait_for(20, timeout=60)
+        await receiver.wait_for(30, timeout=60)
         await asyncio.sleep(1.5)
         async with reports.db.transaction() as conn:
             claimed_by = set((await conn.execute(select(outbox.c.claimed_by))).scalars())
@@ -153,6 +154,6 @@ async def test_two_workers_never_deliver_twice(
         codes = [await stop(w) for w in workers]
         await reports.close()
     assert codes == [0, 0]
-    assert len(receiver.delivered) == 20 and set(receiver.delivered.values()) == {1}
+    assert len(receiver.delivered) == 30 and set(receiver.delivered.values()) == {1}
     assert statuses == {"delivered"}
     assert len(claimed_by) == 2, "both workers should have delivered some notices"

@@ -76,7 +76,8 @@ async def test_submit_commits_case_chronology_and_notices_together(reports: Repo
     assert [e.kind for e in view.chronology][:3] == [EventKind.CREATED, EventKind.ROUTED, EventKind.NOTIFIED]
     assert view.chronology[-1].kind == EventKind.READ and view.chronology[-1].actor == "jo.evans"
     assert view.reporter is None  # did not agree to be named
-    assert await count(reports, outbox) == 3
+    assert await count(reports, outbox) == 4  # three recipients and the reporter's confirmation
+    assert await count(reports, outbox, outbox.c.recipient == "reporter", outbox.c.event == "received") == 1
 
 
 async def test_same_idempotency_key_files_one_case(reports: Reports) -> None:
@@ -205,7 +206,7 @@ async def test_acknowledge_note_decide_close(reports: Reports) -> None:
         "jo.evans",
     )
     assert next(e for e in view.chronology if e.kind == EventKind.NOTE).text == "Spoke to Sam."
-    assert await count(reports, outbox, outbox.c.recipient == "reporter") == 1
+    assert await count(reports, outbox, outbox.c.recipient == "reporter") == 2  # received, acknowledged
     assert await reports.service.cases_for(jo) == []
     assert len(await reports.service.cases_for(jo, include_closed=True)) == 1
 
@@ -272,7 +273,13 @@ async def test_undeliverable_notice_moves_the_case_to_the_next_in_line(reports: 
     assert [e.data["recipient"] for e in undeliverable] == ["jo.evans"]
     assert [r.undeliverable for r in view.recipients] == [True, False]
     delivered = [e.data for e in view.chronology if e.kind == EventKind.DELIVERED]
-    assert delivered == [{"recipient": "helen.ward", "event": "escalated", "channel": "slack"}]
+    assert delivered == [
+        {"recipient": "reporter", "event": "received", "channel": "slack"},
+        {"recipient": "helen.ward", "event": "escalated", "channel": "slack"},
+        # the case administrators are told (by the console here: the only channel besides the failing one)
+        {"recipient": "priya.shah", "event": "undelivered", "channel": "console"},
+        {"recipient": "helen.ward", "event": "undelivered", "channel": "console"},
+    ]
 
 
 async def test_the_reporter_is_told_when_acknowledged_but_not_by_whom(
@@ -283,10 +290,10 @@ async def test_the_reporter_is_told_when_acknowledged_but_not_by_whom(
     await reports.worker.run_once()
     lines = (tmp_path / "notices.log").read_text().splitlines()
     told = [line for line in lines if "to=reporter" in line]
-    assert (
-        len(told) == 1 and f"Your report {receipt.reference} has been received and acknowledged." in told[0]
-    )
-    assert "Jo" not in told[0]
+    assert len(told) == 2  # the confirmation of the report, then the acknowledgement
+    assert f"key={receipt.reference}/reporter/received Thank you. Your report {receipt.reference}" in told[0]
+    assert f"Your report {receipt.reference} has been received and acknowledged." in told[1]
+    assert "Jo" not in told[1]
     for line in lines:
         assert "Abusive" not in line and "Sam" not in line
 

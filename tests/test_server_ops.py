@@ -132,13 +132,15 @@ async def test_metrics_counts_requests_replies_cases_and_outbox(
     assert "12345" not in body  # paths never become label values
     assert 'policybot_cases{state="open"} 1.0' in body
     assert 'policybot_cases{state="closed"} 0.0' in body
-    assert "policybot_outbox_pending 2.0" in body  # safeguarding: DSL and deputy
+    assert "policybot_outbox_pending 3.0" in body  # safeguarding: DSL and deputy; the reporter's receipt
     assert "policybot_outbox_oldest_undelivered_seconds 90.0" in body
     assert "policybot_escalations_total 0.0" in body
     assert 'policybot_replies_total{channel="local",kind="answer"} 1.0' in body
     assert 'policybot_replies_total{channel="local",kind="report_offer"} 1.0' in body
     assert 'policybot_answer_latency_seconds_count{channel="local"} 2.0' in body
     assert "policybot_database_up 1.0" in body
+    assert "policybot_notices_undelivered 0.0" in body
+    assert "policybot_escalation_chains_exhausted 0.0" in body
 
     await services.reports.worker.run_once()
     body = await (await client.get("/metrics")).text()
@@ -303,7 +305,7 @@ async def test_shutdown_leaves_undelivered_notices_in_the_outbox(
         await services.close()
         took = asyncio.get_running_loop().time() - started
         await receiver.stop()
-    assert took < 3, took  # not draining twelve notices at 0.3 s each
+    assert took < 3, took  # not draining eighteen notices at 0.3 s each
     check = await Services.open(settings, assistant=assistant, start_worker=False)  # type: ignore[arg-type]
     try:
         async with check.reports.db.transaction() as conn:
@@ -312,6 +314,7 @@ async def test_shutdown_leaves_undelivered_notices_in_the_outbox(
         await check.close()
     delivered = [r for r in rows if r.status == "delivered"]
     pending = [r for r in rows if r.status == "pending"]
-    assert len(rows) == 12 and len(delivered) == sum(receiver.delivered.values()) >= 1
-    assert len(pending) == 12 - len(delivered) >= 8
+    # two recipients and the reporter's confirmation per case
+    assert len(rows) == 18 and len(delivered) == sum(receiver.delivered.values()) >= 1
+    assert len(pending) == 18 - len(delivered) >= 14
     assert all(r.claimed_until is None for r in pending), "no notice is left claimed by a stopped worker"

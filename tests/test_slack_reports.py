@@ -1,5 +1,5 @@
-"""The private report flow through Slack, end to end: modal (and its shortcuts) -> case -> DM to the reporter
--> DM to the routed recipients (never the subject) -> Open case (authorised only) -> Acknowledge -> reporter
+"""The private report flow through Slack, end to end: modal (and its shortcuts) -> case -> the reference in the
+modal and a confirmation DM from the outbox -> DM to the routed recipients (never the subject) -> Open case (authorised only) -> Acknowledge -> reporter
 told; validation errors in the modal; App Home; the Slack notifier's retries against a rate-limiting fake."""
 
 from __future__ import annotations
@@ -54,20 +54,24 @@ def dm_channel(fake: FakeSlack, user: str) -> str | None:
 async def test_report_end_to_end(settings: Settings, assistant: Any, fake: FakeSlack) -> None:
     async with running(slack_settings(settings.var_dir, settings.database_url, fake), assistant, fake) as h:
         response = await submit_report(h)
-        assert response.status == 200 and (await response.text()) in ("", "{}")  # the modal closes
-        # the reporter is told by DM, with the reference
-        confirmation = (await fake.wait_for("chat.postMessage"))[0]
-        assert confirmation.params["channel"] == dm_channel(fake, SAM)
-        reporter_dm = json.dumps(confirmation.params)
+        assert response.status == 200
+        modal = await response.json()  # the modal answers their click with the reference ...
+        assert modal["response_action"] == "update"
         sam_reports = await h.services.reports.service.my_reports(
             Reporter(channel=Channel.SLACK, id=SAM, person_id="sam.patel")
         )
         assert len(sam_reports) == 1
         reference = sam_reports[0].reference
+        assert reference in json.dumps(modal) and "mocking" not in json.dumps(modal)
+        await fake.settle(0.3)
+        assert fake.of("chat.postMessage") == []  # ... and the edge sends no DM of its own
+        # the reporter's confirmation DM, with the reference, comes from the outbox (worker)
+        assert await h.deliver() >= 3
+        [confirmation] = fake.posts_to(dm_channel(fake, SAM) or "")
+        reporter_dm = json.dumps(confirmation.params)
         assert reference in reporter_dm
         assert "mocking" not in reporter_dm
         # the routed recipients are told by the Slack notifier (the delivery worker runs it)
-        assert await h.deliver() >= 2
         notified = {c.params["users"] for c in fake.of("conversations.open")} - {SAM}
         assert JO in notified and HELEN in notified
         assert BEN not in notified  # never the person it is about
@@ -153,8 +157,8 @@ async def test_shortcuts_open_the_modal_and_the_message_shortcut_attaches_the_li
 
 
 async def test_app_home_lists_my_reports_and_my_cases(h: Harness, fake: FakeSlack) -> None:
-    await submit_report(h)
-    await fake.wait_for("chat.postMessage")
+    saved = await submit_report(h)
+    assert (await saved.json())["response_action"] == "update"  # saved before the modal answered
     reference = (await h.services.reports.service.cases_for(h.services.reports.directory.person("jo.evans")))[
         0
     ].reference  # type: ignore[arg-type]

@@ -92,6 +92,8 @@ async def test_report_end_to_end_notice_reaches_recipient_never_the_subject(
     await _deliver(teams)
     [notice] = connector.messages(AMIRA.chat)
     assert reference in notice.card_text and DESCRIPTION not in notice.body.get("text", "")
+    # the reply card (with the reference) stood for the reporter's confirmation notice: no second one
+    assert connector.messages(SAM.chat) == []
     assert [a["title"] for a in notice.cards[0]["actions"]] == ["Open case", "Acknowledge"]
     assert connector.messages(BEN.chat) == []  # never the subject
     assert all(BEN.aad not in r.raw_path and r.conversation != BEN.chat for r in connector.records)

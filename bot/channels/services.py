@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -21,6 +21,7 @@ from bot.core.teaching import Teaching
 from bot.errors import StorageUnavailable
 from bot.reports.app import Reports, open_reports
 from bot.reports.directory import Directory
+from bot.reports.subjects import safeguarding_route
 from bot.storage.sent import SentReplies
 from bot.storage.shared import (
     ConversationRefs,
@@ -29,7 +30,7 @@ from bot.storage.shared import (
     ProcessedEvents,
 )
 
-__all__ = ["DatabaseConversations", "Services", "safeguarding_contact"]
+__all__ = ["DatabaseConversations", "Services", "routed_safeguarding_contact", "safeguarding_contact"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,23 @@ def safeguarding_contact(directory: Directory) -> SafeguardingContact:
     return SafeguardingContact(name="the Designated Safeguarding Lead")
 
 
+def routed_safeguarding_contact(directory: Directory) -> SafeguardingContact:
+    """The contact urgent replies name, computed per message from report routing (``safeguarding_route``): a
+    message about the DSL names whoever a report of it would reach instead."""
+    base = safeguarding_contact(directory)
+
+    def resolve(text: str, sender: str | None) -> SafeguardingContact:
+        found = safeguarding_route(directory, text, sender)
+        if found is None:
+            return base
+        person, role, reaches = found
+        return SafeguardingContact(
+            name=f"{role}, {person.name}", how=person.email or "", reaches=" and ".join(reaches)
+        )
+
+    return replace(base, resolve=resolve)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -91,7 +109,7 @@ class Services:
         reports = await open_reports(settings, clock=clock)
         try:
             memory = DatabaseConversations(ConversationTurns(reports.db, clock=reports.clock))
-            contact = safeguarding_contact(reports.directory)
+            contact = routed_safeguarding_contact(reports.directory)
             insights = InsightsRecorder(
                 reports.db, retention_days=settings.insights_retention_days, clock=reports.clock
             )

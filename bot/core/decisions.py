@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from bot.core.answer import Composer
@@ -45,10 +46,19 @@ QUICK_GUIDANCE_TEXT = (
 
 @dataclass(frozen=True, slots=True)
 class SafeguardingContact:
-    """Who an urgent message should go to now (from the directory)."""
+    """Who an urgent message should go to now (from the directory).
+
+    ``resolve`` (built by the channels layer from report routing) gives the contact for one message: its text
+    and the sender's directory id. A message about the DSL then names whoever a report would reach instead,
+    never the DSL, and ``reaches`` says, by role, who a private report of it would go to."""
 
     name: str
     how: str = ""
+    reaches: str = "the safeguarding lead"
+    resolve: Callable[[str, str | None], SafeguardingContact] | None = field(default=None, compare=False)
+
+    def for_message(self, text: str, sender: str | None) -> SafeguardingContact:
+        return self.resolve(text, sender) if self.resolve is not None else self
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,8 @@ class Decisions:
         if intent.intent is Intent.HELP or is_help(text):
             reply = self.help(text)
         elif intent.intent in (Intent.REPORT, Intent.URGENT):
-            reply = self.report(text, result, urgent=intent.intent is Intent.URGENT)
+            sender = message.user.directory_id if message.user else None
+            reply = self.report(text, result, urgent=intent.intent is Intent.URGENT, sender=sender)
         else:
             reply = self.question(text, result, intent)
         extra = {
@@ -103,8 +114,9 @@ class Decisions:
             return self.composer.no_answer(text, result, confidence=confidence)
         return self.composer.answer(text, result, confidence=confidence)
 
-    def report(self, text: str, result: SearchResult, *, urgent: bool) -> Reply:
-        """Guidance the policy offers to someone reporting, plus the private report offer."""
+    def report(self, text: str, result: SearchResult, *, urgent: bool, sender: str | None = None) -> Reply:
+        """Guidance the policy offers to someone reporting, plus the private report offer. Who to contact
+        comes from the same routing as a report of this text (never someone the text may be about)."""
         hits = sorted(
             result.hits,
             key=lambda h: h.score + (REPORT_BOOST if (h.doc_id, h.section) in self.report_guidance else 0.0),
@@ -113,12 +125,12 @@ class Decisions:
         boosted = replace(result, hits=tuple(hits))
         confidence = self.confidence(result, None)
         if urgent:
-            who = self.safeguarding
+            who = self.safeguarding.for_message(text, sender)
             how = f" ({who.how})" if who.how else ""
             lead = (
                 "If anyone is in immediate danger, call 999 now. "
                 f"Then contact {who.name}{how} straight away: do not wait for a reply here.\n\n"
-                "You can also report this privately below; it goes to the safeguarding lead, never to the "
+                f"You can also report this privately below; it goes to {who.reaches}, never to the "
                 "person it is about."
             )
         else:

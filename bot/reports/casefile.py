@@ -4,6 +4,7 @@ entries, recipients and outbox rows. Each runs inside the caller's transaction."
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.reports.model import EventKind
 from bot.reports.notify import NoticeEvent
 from bot.reports.routing import Routed
+from bot.reports.views import possibly_about, stored_reason
 from bot.storage.crypto import Keys
-from bot.storage.schema import case_events, case_recipients, outbox
+from bot.storage.schema import case_events, case_recipients, cases, outbox
 
 __all__ = [
     "SYSTEM",
@@ -24,6 +26,7 @@ __all__ = [
     "new_reference",
     "normalise_reference",
     "subject_hash",
+    "tell_administrators",
 ]
 
 #: The actor of entries policybot itself writes.
@@ -74,8 +77,11 @@ async def enqueue(
     now: datetime,
     *,
     data: dict[str, Any] | None = None,
+    due: datetime | None = None,
 ) -> None:
-    """One outbox row per (case, recipient, event); the unique constraint makes a second one impossible."""
+    """One outbox row per (case, recipient, event); the unique constraint makes a second one impossible.
+
+    ``due`` (default ``now``) holds the first attempt back, e.g. while the channel answers in person."""
     exists = (
         await conn.execute(
             select(outbox.c.id).where(
@@ -92,7 +98,7 @@ async def enqueue(
             event=event.value,
             status="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due or now,
             created_at=now,
         )
     )
@@ -101,20 +107,51 @@ async def enqueue(
 
 
 async def add_recipient(
-    conn: AsyncConnection, case_id: int, recipient: Routed, now: datetime, event: NoticeEvent
+    conn: AsyncConnection,
+    case_id: int,
+    recipient: Routed,
+    now: datetime,
+    event: NoticeEvent,
+    *,
+    keys: Keys | None = None,
 ) -> None:
-    """Route the case to one more person: recipient row, chronology entry, notice in the outbox."""
+    """Route the case to one more person: recipient row, chronology entry, notice in the outbox. With ``keys``
+    the reason is stored in clear only as the role, the whole reason sealed (``views.stored_reason``)."""
+    reason, sealed = stored_reason(recipient, keys)
     await conn.execute(
         insert(case_recipients).values(
             case_id=case_id,
             person_id=recipient.person_id,
-            reason=recipient.reason[:200],
+            reason=reason[:200],
             routed_at=now,
             undeliverable=False,
         )
     )
     kind = EventKind.ROUTED if event == NoticeEvent.NEW_CASE else EventKind.ESCALATED
     await add_event(
-        conn, case_id, now, kind, SYSTEM, {"person_id": recipient.person_id, "reason": recipient.reason}
+        conn, case_id, now, kind, SYSTEM, {"person_id": recipient.person_id, "reason": reason}, sealed
     )
     await enqueue(conn, case_id, recipient.person_id, event, now)
+
+
+async def tell_administrators(
+    conn: AsyncConnection,
+    case_id: int,
+    administrators: Iterable[str],
+    keys: Keys,
+    event: NoticeEvent,
+    now: datetime,
+    *,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A notice to every case administrator (once per case and event: the outbox's unique key), except one
+    the case is or may be about: even a bland notice would tell them that a concern exists."""
+    row = (await conn.execute(select(cases).where(cases.c.id == case_id))).one_or_none()
+    if row is None:
+        return
+    for person_id in administrators:
+        if row.subject_hash is not None and row.subject_hash == subject_hash(keys, person_id):
+            continue
+        if possibly_about(row, keys, person_id):
+            continue
+        await enqueue(conn, case_id, person_id, event, now, data=data)

@@ -42,6 +42,8 @@ class Person:
     slack_id: str | None = None
     teams_id: str | None = None
     email: str | None = None
+    #: Other names people use for them ("Mrs Shah", "Mr T"): a report mentioning one never reaches them.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,6 +154,10 @@ def _people(raw: Any, roles: Mapping[str, str], problems: list[Problem]) -> dict
                 if norm in seen:
                     problems.append(Problem(f"{label}.{key}", f"same {key} as people[{seen[norm]}]"))
                 seen[norm] = pid
+        aliases = entry.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            problems.append(Problem(f"{label}.aliases", "must be a list of names", 'e.g. ["Mrs Shah"]'))
+            aliases = []
         people[pid] = Person(
             id=pid,
             name=str(entry.get("name", pid)),
@@ -163,6 +167,7 @@ def _people(raw: Any, roles: Mapping[str, str], problems: list[Problem]) -> dict
             slack_id=entry.get("slack_id") or None,
             teams_id=entry.get("teams_id") or None,
             email=entry.get("email") or None,
+            aliases=tuple(a.strip() for a in aliases),
         )
     return people
 

@@ -1,5 +1,6 @@
 """Escalation: a case nobody acknowledged in time (or whose notice could not be delivered) goes to the next
-person in its escalation chain, fixed at routing time (never the subject), then stops, saying so."""
+person in its escalation chain, fixed at routing time (never the subject), then stops, saying so: in the
+chronology, and by a notice to every case administrator (nothing is left waiting on nobody)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
-from bot.reports.casefile import SYSTEM, add_event, add_recipient
+from bot.reports.casefile import SYSTEM, add_event, add_recipient, tell_administrators
 from bot.reports.directory import Directory
 from bot.reports.model import CaseStatus, Category, EventKind
 from bot.reports.notify import NoticeEvent
@@ -92,5 +93,8 @@ class Escalation:
             .values(escalation_level=level, ack_due_at=None, updated_at=now)
         )
         await add_event(conn, row.id, now, EventKind.ESCALATION_EXHAUSTED, SYSTEM, {"why": why})
+        await tell_administrators(
+            conn, row.id, self.directory.case_administrators, self.db.keys, NoticeEvent.CHAIN_EXHAUSTED, now
+        )
         log.warning("case %s: nobody left to escalate to", row.reference)
         return None

@@ -102,6 +102,8 @@ class EventKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ESCALATED = "escalated"
     ESCALATION_EXHAUSTED = "escalation_exhausted"
+    #: The report's words may name people as its subject: they were kept from it; an administrator confirms.
+    POSSIBLE_SUBJECT = "possible_subject"
     NOTE = "note"
     DECISION = "decision"
     CLOSED = "closed"
@@ -152,6 +154,17 @@ class Receipt:
     category: Category
     recipients: int
     created: bool
+    #: Who it went to, by role ("the Designated Safeguarding Lead"): never a name, never the subject.
+    went_to: tuple[str, ...] = ()
+
+    @property
+    def to_whom(self) -> str:
+        """ "the Headteacher and the Designated Safeguarding Lead" (or a general phrase for a repeat)."""
+        if not self.went_to:
+            return "the people who handle this kind of concern"
+        if len(self.went_to) == 1:
+            return self.went_to[0]
+        return ", ".join(self.went_to[:-1]) + " and " + self.went_to[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +212,8 @@ class CaseView:
     outcome: str | None
     recipients: tuple[RecipientView, ...]
     chronology: tuple[ChronologyEntry, ...]
+    #: People the report's words may name as its subject (kept from the case): (person id, kind of match).
+    possible_subjects: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

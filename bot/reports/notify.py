@@ -5,14 +5,20 @@ Slack and Teams notifiers plug in by registering with the registry: the first re
 answers DELIVERED, RETRY (transient: the worker backs off and tries again) or UNDELIVERABLE (e.g. Teams 403:
 the app is not installed for that person), which the worker records before routing the case onwards.
 Notice text is deliberately bland: a reference, a category and a link; never names or report text.
+
+Effectively once: a worker killed while a send was in flight leaves a lease that runs out, and the next worker
+would send again. A notifier that can see what it already sent (Slack: the notice's delivery key rides in the
+message metadata and the DM's history can be read) implements ``DeliveryCheck``; the worker asks it before any
+second attempt. One that cannot (Teams: a bot cannot read a personal chat's history) stays at-least-once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
@@ -23,10 +29,12 @@ from bot.reports.directory import Person
 from bot.reports.model import Category, Reporter
 
 __all__ = [
+    "ADMIN_ALERTS",
     "REPORTER",
     "Address",
     "ConsoleNotifier",
     "Delivery",
+    "DeliveryCheck",
     "DeliveryStatus",
     "Notice",
     "NoticeEvent",
@@ -43,6 +51,16 @@ class NoticeEvent(StrEnum):
     NEW_CASE = "new_case"
     ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"
+    #: To the reporter: their report is saved (its reference), enqueued with the case itself.
+    RECEIVED = "received"
+    #: To case administrators: a notice about the case keeps failing (sent by another channel if any).
+    UNDELIVERED = "undelivered"
+    #: To case administrators: nobody is left in the case's escalation chain.
+    CHAIN_EXHAUSTED = "chain_exhausted"
+
+
+#: Notices to case administrators about delivery itself (never escalated further when they fail).
+ADMIN_ALERTS = frozenset({NoticeEvent.UNDELIVERED, NoticeEvent.CHAIN_EXHAUSTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +144,14 @@ class Notifier(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class DeliveryCheck(Protocol):
+    """A notifier that can tell whether a notice already reached its recipient (its ``key`` is looked for in
+    what was sent since ``since``). Asked before a second attempt; True means "do not send again"."""
+
+    async def already_delivered(self, address: Address, notice: Notice, since: datetime) -> bool: ...
+
+
 class NotifierRegistry:
     """Chooses a notifier per recipient; registration order is preference order."""
 
@@ -147,8 +173,11 @@ class NotifierRegistry:
     def names(self) -> tuple[str, ...]:
         return tuple(n.name for n in self._notifiers)
 
-    def choose(self, address: Address) -> Notifier | None:
+    def choose(self, address: Address, *, avoid: Collection[str] = ()) -> Notifier | None:
+        """The notifier for ``address``; one not named in ``avoid`` (a channel that keeps failing) if any."""
         reachable = [n for n in self._notifiers if n.can_reach(address)]
+        other = [n for n in reachable if n.name not in avoid]
+        reachable = other or reachable
         if address.channel is not None:
             same = [n for n in reachable if n.name == address.channel.value]
             if same:
@@ -174,6 +203,23 @@ def render_notice(
         text = f"A new concern ({reference}, {kind}) has been routed to you. Open it in policybot."
     elif event == NoticeEvent.ESCALATED:
         text = f"A concern ({reference}, {kind}) has been passed to you. Open it in policybot."
+    elif event == NoticeEvent.RECEIVED:
+        text = (
+            f"Thank you. Your report {reference} ({kind}) is saved and has gone privately to the right "
+            "person, never to the person it is about. You will be told here when it has been acknowledged. "
+            "If anyone is in immediate danger, call 999."
+        )
+        return text, f"{base_url}/reports"
+    elif event == NoticeEvent.UNDELIVERED:
+        text = (
+            f"A notice about a concern ({reference}, {kind}) could not be delivered and is being retried; "
+            "the case has been passed to the next person in line. Please check it in policybot."
+        )
+    elif event == NoticeEvent.CHAIN_EXHAUSTED:
+        text = (
+            f"Nobody is left to escalate a concern ({reference}, {kind}) to, and it is not acknowledged. "
+            "Please see to it in policybot."
+        )
     else:
         by = f" by {acknowledged_by}" if acknowledged_by else ""
         text = f"Your report {reference} has been received and acknowledged{by}."

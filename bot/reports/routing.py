@@ -1,8 +1,14 @@
 """Routing: a pure function of (case, directory, rules) deciding who receives a case and who is next in line.
 
-Never to the person the case is about (nor back to the reporter): when every holder of a target is excluded,
-the target's substitutes stand in (line manager -> HR, DSL -> deputy DSL, headteacher -> chair of governors);
-when nobody at all is eligible, the configured fallback, then the case administrators.
+Never to the person the case is about, nor to anyone the report's words may name as its subject
+(``possible_subjects``, found by ``bot.reports.subjects``), nor back to the reporter: when every holder of a
+target is excluded, the target's substitutes stand in (line manager -> HR, DSL -> deputy DSL, headteacher ->
+chair of governors); when nobody at all is eligible, the configured fallback, then the case administrators.
+Nobody is ever left without a recipient by words alone: if the words named every case administrator too, the
+administrators who are only possibly named receive it (never the picked subject, never the reporter).
+
+Each ``Routed`` carries the role it holds the case for: that is what is stored in clear (``public_reason``) and
+what the reporter is told (``went_to``); the whole reason, which can say who was passed over, is sealed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ from dataclasses import dataclass
 from bot.reports.directory import LINE_MANAGER, PERSON_PREFIX, Directory, Person, Rule
 from bot.reports.model import Category
 
-__all__ = ["Route", "Routed", "RoutingInput", "route"]
+__all__ = ["Route", "Routed", "RoutingInput", "public_reason", "role_phrase", "route", "went_to"]
+
+#: ``Routed.role`` of a case administrator chosen because nobody else was eligible.
+CASE_ADMINISTRATOR = "case_administrator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,14 +34,27 @@ class RoutingInput:
     subject_person_id: str | None = None
     concerns_children: bool = False
     tell_hr: bool = False
+    #: People the report's words may be about (typed names, aliases, role words): excluded like the subject.
+    possible_subjects: frozenset[str] = frozenset()
+    #: True when a possible subject was named in the "who is it about" field (a member of staff, then).
+    named_staff_subject: bool = False
+
+    @property
+    def excluded_subjects(self) -> frozenset[str]:
+        """Everyone routing must keep the case from because it may be about them."""
+        picked = {self.subject_person_id} if self.subject_person_id else set()
+        return frozenset(picked | set(self.possible_subjects))
 
 
 @dataclass(frozen=True, slots=True)
 class Routed:
-    """One person and why they receive the case (the reason is shown in the chronology)."""
+    """One person and why they receive the case (the reason is shown, decrypted, in the chronology)."""
 
     person_id: str
     reason: str
+    #: The target they hold the case for ("dsl", "line_manager", "case_administrator"): says nothing of
+    #: who was passed over, so it is what is stored in clear and what replies name.
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +72,9 @@ class Route:
 def route(case: RoutingInput, directory: Directory, rules: Sequence[Rule] | None = None) -> Route:
     """Who gets ``case`` under ``rules`` (default: the directory's)."""
     rules = directory.rules if rules is None else rules
-    subject_is_staff = case.subject_person_id is not None and case.subject_person_id in directory.people
+    subject_is_staff = case.named_staff_subject or (
+        case.subject_person_id is not None and case.subject_person_id in directory.people
+    )
     rule = next(
         (
             r
@@ -61,7 +85,7 @@ def route(case: RoutingInput, directory: Directory, rules: Sequence[Rule] | None
         ),
         None,
     )
-    excluded = {p for p in (case.subject_person_id, case.reporter_person_id) if p}
+    excluded = set(case.excluded_subjects) | ({case.reporter_person_id} if case.reporter_person_id else set())
     resolver = _Resolver(directory, case, excluded)
     targets = list(rule.to if rule else ())
     if rule and case.tell_hr:
@@ -71,9 +95,20 @@ def route(case: RoutingInput, directory: Directory, rules: Sequence[Rule] | None
         recipients = resolver.many(directory.fallback, reason_prefix="fallback: ")
     if not recipients:
         recipients = _unique(
-            Routed(a, "case administrator (nobody else eligible)")
+            Routed(a, "case administrator (nobody else eligible)", CASE_ADMINISTRATOR)
             for a in directory.case_administrators
             if a not in excluded
+        )
+    if not recipients:
+        # The words named everyone who could take it: excluding them all would leave the case with nobody.
+        # Only a possible subject (never the one picked, nor the reporter) is better than nobody.
+        certain = {p for p in (case.subject_person_id, case.reporter_person_id) if p}
+        recipients = _unique(
+            Routed(
+                a, "case administrator (nobody else eligible; may be named in the report)", CASE_ADMINISTRATOR
+            )
+            for a in directory.case_administrators
+            if a not in certain
         )
     chosen = {r.person_id for r in recipients}
     chain = resolver.many(rule.escalate if rule else ()) + resolver.many(
@@ -100,11 +135,13 @@ class _Resolver:
         holders = self._holders(target)
         eligible = [p for p in holders if p.id not in self._excluded]
         if eligible:
-            return [Routed(p.id, reason) for p in eligible]
+            return [Routed(p.id, reason, target) for p in eligible]
         if not holders:
             why = "is not in the directory"
         elif any(p.id == self._case.subject_person_id for p in holders):
             why = "is the subject of the report"
+        elif any(p.id in self._case.possible_subjects for p in holders):
+            why = "may be the subject of the report"
         else:
             why = "made the report"
         for substitute in self._dir.substitutes.get(target, ()):
@@ -128,6 +165,31 @@ class _Resolver:
             person = self._dir.person(target[len(PERSON_PREFIX) :])
             return (person,) if person else ()
         return self._dir.holders(target)
+
+
+def role_phrase(role: str, directory: Directory) -> str:
+    """How a reply names a role: "the Designated Safeguarding Lead", "your line manager", "HR"."""
+    if role == LINE_MANAGER:
+        return "your line manager"
+    if role == CASE_ADMINISTRATOR:
+        return "a case administrator"
+    if role.startswith(PERSON_PREFIX) or not role:
+        return "a named contact"
+    label = directory.roles.get(role, role.replace("_", " ")).split("(")[0].strip()
+    first = label.split()[0] if label.split() else ""
+    return label if first.isupper() else f"the {label}"
+
+
+def public_reason(routed: Routed) -> str:
+    """What may be stored in clear: the role the case is held for, never who was passed over and why."""
+    if routed.role == CASE_ADMINISTRATOR:
+        return "case administrator"
+    return _label(routed.role) if routed.role else routed.reason
+
+
+def went_to(result: Route, directory: Directory) -> tuple[str, ...]:
+    """The roles a case went to, in order, once each: what the reporter is told (never a name)."""
+    return tuple(dict.fromkeys(role_phrase(r.role, directory) for r in result.recipients))
 
 
 def _label(target: str) -> str:

@@ -28,6 +28,7 @@ from bot.reports.casefile import (
     new_reference,
     normalise_reference,
     subject_hash,
+    tell_administrators,
 )
 from bot.reports.directory import Directory, Person
 from bot.reports.escalation import Escalation
@@ -43,9 +44,10 @@ from bot.reports.model import (
     Submission,
 )
 from bot.reports.notify import REPORTER, NoticeEvent
-from bot.reports.routing import Route, RoutingInput, route
+from bot.reports.routing import Route, RoutingInput, public_reason, route, went_to
+from bot.reports.subjects import possible_subjects
 from bot.reports.validate import clean_submission, required_text
-from bot.reports.views import read_case, seal
+from bot.reports.views import not_about, possible_subject_flag, possibly_about, read_case, seal
 from bot.storage.database import Database
 from bot.storage.schema import case_recipients, cases
 
@@ -75,6 +77,7 @@ class CaseService:
         if not idempotency_key.strip():
             raise InputError("A submission key is required to make retries safe.", field="idempotency_key")
         idem = self.db.keys.hash("idempotency", reporter.key, idempotency_key)
+        named = possible_subjects(clean.description, clean.subject_text, self.directory, reporter.person_id)
         routed = route(
             RoutingInput(
                 category=clean.category,
@@ -82,6 +85,8 @@ class CaseService:
                 subject_person_id=clean.subject_person_id,
                 concerns_children=clean.concerns_children,
                 tell_hr=clean.tell_hr,
+                possible_subjects=frozenset(p.person_id for p in named),
+                named_staff_subject=any(p.in_who_field for p in named),
             ),
             self.directory,
         )
@@ -94,6 +99,7 @@ class CaseService:
             "evidence": list(clean.evidence),
             "concerns_children": clean.concerns_children,
             "tell_hr": clean.tell_hr,
+            "possible_subjects": [{"person_id": p.person_id, "why": p.why} for p in named],
         }
         try:
             for _ in range(5):
@@ -144,7 +150,7 @@ class CaseService:
                         ack_due_at=self.directory.ack_due(category, now),
                         escalation_level=0,
                         escalation_chain=[
-                            {"person_id": r.person_id, "reason": r.reason} for r in routed.escalation
+                            {"person_id": r.person_id, "reason": public_reason(r)} for r in routed.escalation
                         ],
                         reporter_hash=keys.hash("reporter", reporter.key),
                         subject_hash=subject_hash(keys, details["subject_person_id"]),
@@ -156,17 +162,33 @@ class CaseService:
                 )
             ).scalar_one()
             await add_event(conn, case_id, now, EventKind.CREATED, "reporter", {"rule": routed.rule})
+            if flag := possible_subject_flag(details, keys):  # for a case administrator to confirm
+                await add_event(conn, case_id, now, EventKind.POSSIBLE_SUBJECT, SYSTEM, *flag)
             for recipient in routed.recipients:
-                await add_recipient(conn, case_id, recipient, now, NoticeEvent.NEW_CASE)
+                await add_recipient(conn, case_id, recipient, now, NoticeEvent.NEW_CASE, keys=keys)
+            # The reporter's confirmation (their reference) goes through the outbox too: never lost.
+            await enqueue(conn, case_id, REPORTER, NoticeEvent.RECEIVED, now)
             if not routed.recipients:
-                # Saved all the same (never lost): administrators see every case. Loud in the logs.
+                # Saved all the same (never lost): administrators see every case and are told. Loud in the logs.
                 log.error("case %s: routing found nobody eligible; check the directory's fallback", reference)
                 await add_event(
                     conn, case_id, now, EventKind.ESCALATION_EXHAUSTED, SYSTEM, {"why": "nobody eligible"}
                 )
+                await tell_administrators(
+                    conn,
+                    case_id,
+                    not_about(self.directory.case_administrators, details),
+                    keys,
+                    NoticeEvent.CHAIN_EXHAUSTED,
+                    now,
+                )
         log.info("case %s created (%s), %d recipient(s)", reference, category.value, len(routed.recipients))
         return Receipt(
-            reference=reference, category=category, recipients=len(routed.recipients), created=True
+            reference=reference,
+            category=category,
+            recipients=len(routed.recipients),
+            created=True,
+            went_to=went_to(routed, self.directory),
         )
 
     async def my_reports(self, reporter: Reporter) -> list[ReportStatus]:
@@ -204,6 +226,7 @@ class CaseService:
         query = query.where(or_(cases.c.subject_hash.is_(None), cases.c.subject_hash != own))
         async with self.db.transaction() as conn:
             rows = (await conn.execute(query.order_by(cases.c.created_at))).all()
+        rows = [r for r in rows if not possibly_about(r, self.db.keys, actor.id)]
         return [
             CaseSummary(
                 reference=r.reference,
@@ -337,6 +360,8 @@ class CaseService:
     async def _may_open(self, conn: AsyncConnection, row: Row[Any], actor: Person) -> bool:
         """Routed recipients and administrators; never the person the case is about."""
         if row.subject_hash is not None and row.subject_hash == subject_hash(self.db.keys, actor.id):
+            return False
+        if possibly_about(row, self.db.keys, actor.id):
             return False
         if self.directory.is_admin(actor.id):
             return True

@@ -6,7 +6,8 @@ database at scrape time, so every replica reports the same cluster-wide truth.
 Metric names (all ``policybot_``): ``http_requests_total{route,method,status}``,
 ``http_request_duration_seconds{route}``, ``answer_latency_seconds{channel}``, ``replies_total{channel,kind}``
 (kind: answer, no_answer, report_offer, urgent, related_document, help), ``cases{state}``,
-``outbox_pending``, ``outbox_oldest_undelivered_seconds``, ``escalations_total``, ``database_up``.
+``outbox_pending``, ``outbox_oldest_undelivered_seconds``, ``notices_undelivered`` (past their fast retries
+or undeliverable: someone should look), ``escalation_chains_exhausted``, ``escalations_total``, ``database_up``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.clock import Clock
 from bot.domain import Channel, Reply
 from bot.errors import StorageUnavailable
 from bot.reports.model import CaseStatus, EventKind
+from bot.reports.outbox import attention
 from bot.storage.database import Database
 from bot.storage.schema import case_events, cases, outbox
 
@@ -54,6 +56,8 @@ class _DbSnapshot:
     pending: int = 0
     oldest_age: float = 0.0
     escalations: int = 0
+    undelivered: int = 0
+    exhausted_chains: int = 0
 
 
 class _DatabaseCollector(Collector):
@@ -80,6 +84,16 @@ class _DatabaseCollector(Collector):
             "policybot_outbox_oldest_undelivered_seconds",
             "Age of the oldest notice still waiting (0 when none).",
             value=snap.oldest_age,
+        )
+        yield GaugeMetricFamily(
+            "policybot_notices_undelivered",
+            "Notices past their fast retries (retried hourly) or undeliverable, on cases not closed.",
+            value=float(snap.undelivered),
+        )
+        yield GaugeMetricFamily(
+            "policybot_escalation_chains_exhausted",
+            "Open, unacknowledged cases with nobody left in their escalation chain.",
+            value=float(snap.exhausted_chains),
         )
         yield CounterMetricFamily(
             "policybot_escalations",
@@ -153,6 +167,7 @@ class Metrics:
                         select(func.count()).where(case_events.c.kind == EventKind.ESCALATED.value)
                     )
                 ).scalar_one()
+                needs = await attention(conn)
         except StorageUnavailable:
             self.snapshot = None
             return
@@ -161,6 +176,8 @@ class Metrics:
             pending=int(pending),
             oldest_age=0.0 if oldest is None else max(0.0, (clock.now() - oldest).total_seconds()),
             escalations=int(escalations),
+            undelivered=needs.undelivered,
+            exhausted_chains=needs.exhausted_chains,
         )
 
     def render(self) -> bytes:

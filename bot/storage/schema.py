@@ -144,11 +144,16 @@ outbox = Table(
     # person id, or "reporter" for notices to the person who reported
     Column("recipient", String(64), nullable=False),
     Column("event", String(32), nullable=False),
-    Column("status", String(16), nullable=False),  # pending | delivered | undeliverable | failed
+    # pending | delivered | undeliverable ("failed" only before 0006: it became pending again)
+    Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_until", UTCDateTime),
     Column("claimed_by", String(64)),
+    # when the last claim was taken: a later worker looks for a lost send from then on (0006)
+    Column("claimed_at", UTCDateTime),
+    # when the fast retries ran out (it still retries, slowly; the dashboard counts these) (0006)
+    Column("undelivered_since", UTCDateTime),
     Column("last_error", String(200)),
     Column("channel", String(32)),
     Column("created_at", UTCDateTime, nullable=False),

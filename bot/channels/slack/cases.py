@@ -25,7 +25,7 @@ from bot.channels.slack.modal import (
     refusal_view,
     report_view,
 )
-from bot.channels.slack.notifier import ACTION_CASE_OPEN, Transient, send_with_retries
+from bot.channels.slack.notifier import ACTION_CASE_OPEN
 from bot.domain import Channel
 from bot.errors import InputError, NotFound, StorageUnavailable
 from bot.reports.directory import Person
@@ -141,7 +141,8 @@ class ReportListeners:
     async def _on_report_submit(
         self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        """Validate (errors beside the field, text kept), save, close the modal, confirm by DM."""
+        """Validate (errors beside the field, text kept), save, show the reference in the modal; the
+        confirmation DM is the outbox's RECEIVED notice."""
         user_id = str(body["user"]["id"])
         person = self._person(user_id)
         directory = self.services.reports.directory
@@ -160,24 +161,21 @@ class ReportListeners:
             log.error("slack report not saved (%s)", type(exc).__name__)
             await ack(response_action="errors", errors={"description": NOT_SAVED})
             return
-        await ack()
-        log.info("slack report saved as %s", receipt.reference)
+        # The modal shows the reference (the answer to their own click); the confirmation DM with it comes
+        # from the outbox, so it is sent even if this process dies right after the commit.
         text = (
             f"Thank you. Your report *{receipt.reference}* ({receipt.category.short}) is saved and has gone "
-            "privately to the right person, never to the person it is about. I'll message you here when it "
-            "has been acknowledged; your reports are listed on my Home tab. If anyone is in immediate danger, "
+            f"privately to {receipt.to_whom}, never to the person it is about. I'll message you when it has "
+            "been acknowledged; your reports are listed on my Home tab. If anyone is in immediate danger, "
             "call 999."
         )
-        try:
-            opened = await send_with_retries(lambda: client.conversations_open(users=user_id))
-            await send_with_retries(
-                lambda: client.chat_postMessage(
-                    channel=opened["channel"]["id"], text=text, blocks=[section(text)]
-                )
-            )
-        except (Transient, SlackApiError) as exc:
-            log.error(
-                "slack report %s saved but the DM failed (%s)",
-                receipt.reference,
-                getattr(exc, "detail", type(exc).__name__),
-            )
+        await ack(
+            response_action="update",
+            view={
+                "type": "modal",
+                "title": {"type": "plain_text", "text": "Report saved"},
+                "close": {"type": "plain_text", "text": "Close"},
+                "blocks": [section(text)],
+            },
+        )
+        log.info("slack report saved as %s", receipt.reference)

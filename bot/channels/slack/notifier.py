@@ -4,6 +4,12 @@ Registered on start-up with the reports core's ``NotifierRegistry``; reaches any
 reporter identity) has a Slack member id. Transient Web API failures (``ratelimited`` with Retry-After, 5xx,
 connection errors) are retried here with backoff a few times, then handed back as RETRY so the outbox worker
 backs off further; a person Slack cannot DM (unknown user, deactivated account) is UNDELIVERABLE.
+
+Effectively once: every notice carries its outbox delivery key in the message ``metadata``
+(``event_type`` "policybot_notice", ``event_payload`` ``{"delivery": key}``). Before a second attempt the worker
+asks ``already_delivered``, which reads the DM's recent history (``conversations.history`` with
+``include_all_metadata``, from just before the lost claim) for that key: a post that got through while its
+worker was killed is found and not sent again.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -22,12 +29,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.channels.slack.blocks import Block, escape, section
 from bot.reports.notify import Address, Delivery, DeliveryStatus, Notice, NoticeEvent
 
-__all__ = ["ACTION_CASE_ACK", "ACTION_CASE_OPEN", "SlackNotifier", "notice_blocks", "send_with_retries"]
+__all__ = [
+    "ACTION_CASE_ACK",
+    "ACTION_CASE_OPEN",
+    "NOTICE_EVENT_TYPE",
+    "SlackNotifier",
+    "notice_blocks",
+    "send_with_retries",
+]
 
 log = logging.getLogger(__name__)
 
 ACTION_CASE_OPEN = "case_open"
 ACTION_CASE_ACK = "case_ack"
+#: The message metadata type that carries a notice's delivery key.
+NOTICE_EVENT_TYPE = "policybot_notice"
+#: How many recent DM messages to look through for a notice that may have been sent already.
+HISTORY_LIMIT = 50
 
 #: Errors that mean this person cannot be reached on Slack at all (retrying will not help).
 UNREACHABLE = frozenset(
@@ -56,7 +74,12 @@ class Transient(Exception):
 def notice_blocks(notice: Notice) -> list[Block]:
     """The notice text plus, for recipients, the two case buttons (the reporter's notice has none)."""
     blocks: list[Block] = [section(escape(notice.text))]
-    if notice.event in (NoticeEvent.NEW_CASE, NoticeEvent.ESCALATED):
+    if notice.event in (
+        NoticeEvent.NEW_CASE,
+        NoticeEvent.ESCALATED,
+        NoticeEvent.UNDELIVERED,
+        NoticeEvent.CHAIN_EXHAUSTED,
+    ):
         blocks.append(
             {
                 "type": "actions",
@@ -140,19 +163,47 @@ class SlackNotifier:
     def can_reach(self, address: Address) -> bool:
         return bool(address.slack_id)
 
+    async def _dm(self, slack_id: str) -> str:
+        opened = await send_with_retries(
+            lambda: self.client.conversations_open(users=slack_id),
+            attempts=self.attempts,
+            max_wait=self.max_wait,
+        )
+        return str(opened["channel"]["id"])
+
+    async def already_delivered(self, address: Address, notice: Notice, since: datetime) -> bool:
+        """Whether a message carrying ``notice.key`` in its metadata is in the DM since ``since``."""
+        if not address.slack_id:
+            return False
+        channel = await self._dm(address.slack_id)
+        history = await send_with_retries(
+            lambda: self.client.conversations_history(
+                channel=channel,
+                oldest=f"{since.timestamp():.6f}",
+                limit=HISTORY_LIMIT,
+                include_all_metadata=True,
+            ),
+            attempts=self.attempts,
+            max_wait=self.max_wait,
+        )
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == NOTICE_EVENT_TYPE and payload.get("delivery") == notice.key:
+                return True
+        return False
+
     async def send(self, address: Address, notice: Notice) -> Delivery:
         if not address.slack_id:
             return Delivery(DeliveryStatus.UNDELIVERABLE, "no_slack_id")
         try:
-            opened = await send_with_retries(
-                lambda: self.client.conversations_open(users=address.slack_id),
-                attempts=self.attempts,
-                max_wait=self.max_wait,
-            )
-            channel = opened["channel"]["id"]
+            channel = await self._dm(address.slack_id)
             await send_with_retries(
                 lambda: self.client.chat_postMessage(
-                    channel=channel, text=notice.text, blocks=notice_blocks(notice)
+                    channel=channel,
+                    text=notice.text,
+                    blocks=notice_blocks(notice),
+                    metadata={"event_type": NOTICE_EVENT_TYPE, "event_payload": {"delivery": notice.key}},
                 ),
                 attempts=self.attempts,
                 max_wait=self.max_wait,

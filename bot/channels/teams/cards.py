@@ -264,7 +264,8 @@ def confirmation_card(receipt: Receipt) -> dict[str, Any]:
             _text("Your report has been sent", size="Large", weight="Bolder", color="Good"),
             _text(f"Reference: **{receipt.reference}**{again}"),
             _text(
-                "It has gone privately to the right person. I'll tell you here when it is acknowledged. "
+                f"It has gone privately to {receipt.to_whom}, never to the person it is about. "
+                "I'll tell you here when it is acknowledged. "
                 "Keep the reference if you want to ask about it."
             ),
             _text(EMERGENCY_NOTE, isSubtle=True, size="Small"),

@@ -1,6 +1,13 @@
 """Delivery to Bot Framework: ``Courier`` reaches a person's personal chat proactively (a stored conversation
 reference, else ``create_conversation`` with the tenant id); ``TeamsNotifier`` sends the reports core's bland
-notices through it. Logs carry ids and error classes only."""
+notices through it. Logs carry ids and error classes only.
+
+Teams delivery is AT-LEAST-ONCE, not effectively once. Each notice carries a stable delivery key (the outbox's
+``case/recipient/event``, in the activity's ``channelData`` as ``{"policybotDelivery": key}``) and logs name
+it, but the Bot Framework connector offers a bot no way to read back a personal conversation's history, so a
+worker killed after Teams accepted a notice and before the outbox recorded it cannot find out: the next worker
+sends it again (the recipient sees the same notice, same key, twice). ``TeamsNotifier`` therefore does not
+implement ``DeliveryCheck``; Slack does (see ``bot/channels/slack/notifier.py``)."""
 
 from __future__ import annotations
 
@@ -27,12 +34,14 @@ from bot.channels.teams import cards
 from bot.channels.teams.activities import MSTEAMS, aad, card_activity, is_personal, status_of, tenant
 from bot.reports.notify import Address, Delivery, DeliveryStatus, Notice, NoticeEvent
 
-__all__ = ["REFS_CHANNEL", "Courier", "TeamsNotifier"]
+__all__ = ["DELIVERY_KEY", "REFS_CHANNEL", "Courier", "TeamsNotifier"]
 
 log = logging.getLogger(__name__)
 
 #: The ``channel`` under which personal-chat references are stored (keyed by lower-case AAD object id).
 REFS_CHANNEL = "teams"
+#: The ``channelData`` field carrying a notice's stable delivery key.
+DELIVERY_KEY = "policybotDelivery"
 
 
 @dataclass
@@ -131,7 +140,10 @@ class Courier:
 
 
 class TeamsNotifier:
-    """The reports core's notifier for Teams: bland notices with "Open case" / "Acknowledge" actions."""
+    """The reports core's notifier for Teams: bland notices with "Open case" / "Acknowledge" actions.
+
+    At-least-once (see the module docstring): there is no ``already_delivered``, because a bot cannot read
+    a personal chat's history through the Bot Framework connector."""
 
     name = "teams"
 
@@ -144,8 +156,10 @@ class TeamsNotifier:
     async def send(self, address: Address, notice: Notice) -> Delivery:
         recipient = address.is_reporter is False and notice.event is not NoticeEvent.ACKNOWLEDGED
         card = cards.notice_card(notice.text, reference=notice.reference, actions=recipient)
+        activity = card_activity(card, text=notice.text)
+        activity.channel_data = {DELIVERY_KEY: notice.key}
         try:
-            await self._courier.send(address.teams_id or "", [card_activity(card, text=notice.text)])
+            await self._courier.send(address.teams_id or "", [activity])
         except LookupError as exc:
             return Delivery(DeliveryStatus.UNDELIVERABLE, str(exc))
         except (ErrorResponseException, HttpOperationError) as exc:

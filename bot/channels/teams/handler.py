@@ -277,7 +277,18 @@ class PolicyBot(ActivityHandler):
             await turn_context.send_activity(card_activity(card))
             return
         log.info("teams report filed: case %s", receipt.reference)
-        await turn_context.send_activity(card_activity(cards.confirmation_card(receipt)))
+        # The reply card shows the reference, so it stands for the reporter's RECEIVED notice: its lease is
+        # taken first (no worker sends it too) and it is marked delivered once the reply is through. A crash
+        # in between leaves the notice to the worker, so the confirmation is never lost.
+        claim = await reports.worker.claim_reply(receipt.reference)
+        try:
+            await turn_context.send_activity(card_activity(cards.confirmation_card(receipt)))
+        except Exception as exc:
+            if claim is not None:
+                await reports.worker.settle_reply(claim, "teams", delivered=False, detail=type(exc).__name__)
+            raise
+        if claim is not None:
+            await reports.worker.settle_reply(claim, "teams", delivered=True)
 
     async def _case_action(self, turn_context: TurnContext, action: str, reference: str) -> None:
         """Only a routed recipient or case administrator may open or acknowledge (the service decides)."""

@@ -3,6 +3,8 @@
 Every read goes through ``CaseService.show``, which records it in the case's chronology and refuses anyone who
 is not a routed recipient or a case administrator; a refusal is a 403 page that says nothing about the case
 (the same page whether or not it exists). Signed-out visitors are asked to sign in through a one-time link.
+Case administrators see a banner counting notices that are not getting through and open cases nobody is left to
+escalate to (``outbox.attention``): nothing waits unseen.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bot.channels.web.pages import current_person, directory_of, render, service
 from bot.errors import ConfigError, InputError, NotFound, StorageUnavailable
 from bot.reports.directory import Directory, Person
 from bot.reports.model import CaseView, EventKind
+from bot.reports.outbox import Attention, attention
 
 __all__ = ["age", "routes"]
 
@@ -97,6 +100,11 @@ async def dashboard(request: web.Request, me: Person) -> web.StreamResponse:
         for r in rows
     ]
     fmt = _local(directory_of(request))
+    is_admin = directory_of(request).is_admin(me.id)
+    needs: Attention | None = None
+    if is_admin:
+        async with service.db.transaction() as conn:
+            needs = await attention(conn)
     return await render(
         request,
         "cases.html",
@@ -104,7 +112,8 @@ async def dashboard(request: web.Request, me: Person) -> web.StreamResponse:
             "items": items,
             "include_closed": include_closed,
             "fmt": fmt,
-            "is_admin": directory_of(request).is_admin(me.id),
+            "attention": needs,
+            "is_admin": is_admin,
             "owns_policies": directory_of(request).owns_policies(me.id),
         },
     )
