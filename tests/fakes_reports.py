@@ -95,6 +95,8 @@ class ScriptedNotifier:
         self.name = name
         self.answers = answers or {}
         self.sent: list[tuple[str, str]] = []
+        #: notice key -> the text sent
+        self.texts: dict[str, str] = {}
 
     def can_reach(self, address: Any) -> bool:
         return bool(address.slack_id)
@@ -103,6 +105,7 @@ class ScriptedNotifier:
         from bot.reports.notify import Delivery, DeliveryStatus
 
         self.sent.append((address.label, notice.key))
+        self.texts[notice.key] = notice.text
         return Delivery(DeliveryStatus(self.answers.get(address.label, "delivered")), "scripted")
 
     async def close(self) -> None:

@@ -232,6 +232,29 @@ async def test_a_crash_between_commit_and_reply_still_confirms_to_the_reporter(
     assert (await outbox_row(reports, "reporter", "received")).status == "delivered"
 
 
+async def test_the_confirmation_names_who_it_went_to_by_role_never_the_subject(
+    reports: Reports, clock: FakeClock
+) -> None:
+    slack, _ = both_chats()
+    reports.notifiers.register(slack)
+    about_dsl = await reports.service.submit(
+        Submission(category="safeguarding", description="Private words.", subject_person_id="priya.shah"),
+        SAM,
+        idempotency_key="dsl",
+    )
+    abuse = await reports.service.submit(
+        Submission(category="online_abuse", description="Private words."), SAM, idempotency_key="abuse"
+    )
+    await reports.worker.run_once()
+    to_deputy = slack.texts[f"{about_dsl.reference}/reporter/received"]
+    # A concern about the DSL as a member of staff: the headteacher and the deputy, never the DSL.
+    assert about_dsl.to_whom == "the Headteacher and the Deputy Designated Safeguarding Lead"
+    assert "Priya" not in to_deputy and " the Designated Safeguarding Lead" not in to_deputy
+    assert f"privately to {about_dsl.to_whom}," in to_deputy  # the same routing as the in-channel reply
+    assert f"privately to {abuse.to_whom}," in slack.texts[f"{abuse.reference}/reporter/received"]
+    assert abuse.to_whom == "your line manager"
+
+
 async def test_an_in_person_reply_stands_for_the_confirmation_and_a_lost_one_is_sent_by_the_worker(
     reports: Reports, clock: FakeClock
 ) -> None:

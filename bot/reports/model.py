@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +23,7 @@ __all__ = [
     "ReportStatus",
     "Reporter",
     "Submission",
+    "to_whom",
 ]
 
 
@@ -160,11 +162,16 @@ class Receipt:
     @property
     def to_whom(self) -> str:
         """ "the Headteacher and the Designated Safeguarding Lead" (or a general phrase for a repeat)."""
-        if not self.went_to:
-            return "the people who handle this kind of concern"
-        if len(self.went_to) == 1:
-            return self.went_to[0]
-        return ", ".join(self.went_to[:-1]) + " and " + self.went_to[-1]
+        return to_whom(self.went_to)
+
+
+def to_whom(roles: Sequence[str]) -> str:
+    """Roles as one phrase for the reporter; a general phrase when they are not known."""
+    if not roles:
+        return "the people who handle this kind of concern"
+    if len(roles) == 1:
+        return roles[0]
+    return ", ".join(roles[:-1]) + " and " + roles[-1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,7 @@ def render_notice(
     category: Category,
     base_url: str,
     acknowledged_by: str | None = None,
+    went_to: str = "the right person",
 ) -> tuple[str, str]:
     """The text and link of a notice (bland on purpose: anyone glancing at a screen learns nothing)."""
     kind = category.short
@@ -205,8 +206,8 @@ def render_notice(
         text = f"A concern ({reference}, {kind}) has been passed to you. Open it in policybot."
     elif event == NoticeEvent.RECEIVED:
         text = (
-            f"Thank you. Your report {reference} ({kind}) is saved and has gone privately to the right "
-            "person, never to the person it is about. You will be told here when it has been acknowledged. "
+            f"Thank you. Your report {reference} ({kind}) is saved and has gone privately to {went_to}, "
+            "never to the person it is about. You will be told here when it has been acknowledged. "
             "If anyone is in immediate danger, call 999."
         )
         return text, f"{base_url}/reports"

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock, SystemClock
 from bot.errors import StorageUnavailable
 from bot.reports.casefile import SYSTEM, add_event, tell_administrators
-from bot.reports.model import CaseStatus, Category, EventKind, Reporter
+from bot.reports.model import CaseStatus, Category, EventKind, Reporter, to_whom
 from bot.reports.notify import (
     ADMIN_ALERTS,
     REPORTER,
@@ -49,6 +49,7 @@ from bot.reports.notify import (
     NotifierRegistry,
     render_notice,
 )
+from bot.reports.routing import role_phrase, stored_role
 from bot.reports.service import CaseService
 from bot.storage.schema import case_events, case_recipients, cases, outbox
 
@@ -328,6 +329,7 @@ class DeliveryWorker:
             acknowledged_by = (
                 await self._acknowledger(conn, job) if job.event == NoticeEvent.ACKNOWLEDGED else None
             )
+            received_by = await self._received_by(conn, job) if job.event == NoticeEvent.RECEIVED else ""
         directory = self.service.directory
         if job.recipient == REPORTER:
             if not case.reporter_enc:
@@ -346,11 +348,25 @@ class DeliveryWorker:
             category=category,
             base_url=self.base_url,
             acknowledged_by=acknowledged_by,
+            **({"went_to": received_by} if received_by else {}),
         )
         key = f"{case.reference}/{job.recipient}/{job.event.value}"
         return address, Notice(
             key=key, event=job.event, reference=case.reference, category=category, text=text, link=link
         )
+
+    async def _received_by(self, conn: AsyncConnection, job: _Job) -> str:
+        """The roles the case went to, as the in-channel reply names them (the same routing, never a name)."""
+        reasons = await conn.execute(
+            select(case_recipients.c.reason)
+            .where(case_recipients.c.case_id == job.case_id)
+            .order_by(case_recipients.c.id)
+        )
+        directory = self.service.directory
+        roles = tuple(
+            dict.fromkeys(role_phrase(stored_role(r, directory), directory) for r in reasons.scalars())
+        )
+        return to_whom(roles)
 
     async def _acknowledger(self, conn: AsyncConnection, job: _Job) -> str | None:
         if not self.service.directory.reveal_acknowledger:

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from bot.reports.directory import LINE_MANAGER, PERSON_PREFIX, Directory, Person, Rule
 from bot.reports.model import Category
 
-__all__ = ["Route", "Routed", "RoutingInput", "public_reason", "role_phrase", "route", "went_to"]
+__all__ = [
+    "Route",
+    "Routed",
+    "RoutingInput",
+    "public_reason",
+    "role_phrase",
+    "route",
+    "stored_role",
+    "went_to",
+]
 
 #: ``Routed.role`` of a case administrator chosen because nobody else was eligible.
 CASE_ADMINISTRATOR = "case_administrator"
@@ -185,6 +194,16 @@ def public_reason(routed: Routed) -> str:
     if routed.role == CASE_ADMINISTRATOR:
         return "case administrator"
     return _label(routed.role) if routed.role else routed.reason
+
+
+def stored_role(reason: str, directory: Directory) -> str:
+    """The role behind a reason stored in clear (``public_reason``), for naming it again later."""
+    if reason == "line manager":
+        return LINE_MANAGER
+    if reason == "case administrator":
+        return CASE_ADMINISTRATOR
+    role = reason.removeprefix("fallback: ")
+    return role if role in directory.roles else ""
 
 
 def went_to(result: Route, directory: Directory) -> tuple[str, ...]:
