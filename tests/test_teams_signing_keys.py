@@ -268,7 +268,10 @@ async def test_a_hanging_key_endpoint_freezes_nothing(
                 await asyncio.sleep(0.01)
             waits = await first_wave
             later = [await forged_request() for _ in range(50)]
-            assert max(waits) < 0.5 + 0.5, waits  # the shared fetch timed out; each waited for it at most
+            # Each waited for the one shared fetch at most, which gave up at its 0.5 s timeout (1.5 s of slack:
+            # these 20 share the loop with 120 health checks and acks on a busy 2-core CI machine; a hang is
+            # unbounded).
+            assert max(waits) < 0.5 + 1.5, waits
             assert p99(later) < 0.1, later  # the failure is remembered: refused at once
             assert p99(health) < 0.1, health
             assert p99(acks) < 0.1, acks
